@@ -1,0 +1,31 @@
+"""Exception and warning types raised by mixedlm.
+
+Every error a user can trigger with bad input derives from :class:`MixedLMError`
+(itself a :class:`ValueError`), so ``except ValueError`` keeps working for callers
+that do not care about the distinction.
+"""
+
+from __future__ import annotations
+
+
+class MixedLMError(ValueError):
+    """Base class for errors caused by the model specification or the data."""
+
+
+class FormulaError(MixedLMError):
+    """A formula could not be parsed or does not fit the data.
+
+    The message names the offending piece of the formula.
+    """
+
+
+class DataError(MixedLMError):
+    """The data cannot be used for the requested model (missing columns, NaN, types)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimizer or a convergence check reported a problem with a fit."""
+
+
+class SingularFitMessage(UserWarning):
+    """The fit is on the boundary of the parameter space (lme4's 'boundary (singular) fit')."""

@@ -1,0 +1,363 @@
+"""Blocked Cholesky factor of ``Λ'AΛ + I`` with the fixed-effects row appended.
+
+For random-effects terms ``k = 0..K-1`` (decreasing size) and the final block row
+``K`` for ``[X y]``, the symmetric matrix
+
+    M = [ Λ'A_ZZ Λ + I    Λ'A_Z,Xy ]
+        [ A_Xy,Z Λ        A_Xy,Xy  ]
+
+is factored as ``M = L Lᵀ`` block by block (right-looking).  Storage, decided once
+from the pattern of ``A``:
+
+* ``L_00``: block diagonal ``(ℓ_0, S_0, S_0)`` — nothing updates it;
+* ``L_i0`` (``i ≥ 1``): block-sparse with the pattern of ``A_i0`` (``L_00`` is block
+  diagonal, so no fill);
+* ``L_kk`` (``k ≥ 1``): dense, or block diagonal when the term is nested in
+  term 0's factor (each level of term 0 meets one level of term ``k``) and ``k = 1``;
+* ``L_ik`` (``i > k ≥ 1``) and the fixed row ``L_Kk``: dense.
+
+The per-update cost depends on the pattern of ``A`` and the sizes ``q_k = ℓ_k S_k``,
+not on the number of observations.  Sparse downdates use the numba kernels in
+:mod:`mixedlm.linalg.kernels`; dense ones call BLAS/LAPACK directly.
+
+This module knows no statistics: it factors a matrix and solves with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from scipy.linalg import blas, lapack
+
+from mixedlm.linalg import kernels
+from mixedlm.linalg.storage import PairBlock
+
+
+def _congruence(T: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """``Tᵀ D_j T`` for each block ``D_j`` of a stack ``(ℓ, S, S)``."""
+    if T.shape[0] == 1:
+        return D * (T[0, 0] * T[0, 0])
+    return np.matmul(T.T, np.matmul(D, T))
+
+
+def _chol_stack(D: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factors of a stack of SPD blocks, or None if one is not PD."""
+    if D.shape[1] == 1:
+        d = D[:, 0, 0]
+        if not np.all(d > 0):
+            return None
+        return np.sqrt(d).reshape(-1, 1, 1)
+    try:
+        return np.linalg.cholesky(D)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _inv_lower_stack(Lb: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of lower-triangular blocks."""
+    if Lb.shape[1] == 1:
+        return 1.0 / Lb
+    eye = np.broadcast_to(np.eye(Lb.shape[1]), Lb.shape)
+    return np.linalg.solve(Lb, eye)
+
+
+def _potrf(C: np.ndarray) -> bool:
+    """In-place lower Cholesky of a Fortran-ordered dense array; False if not PD."""
+    if C.shape[0] == 0:
+        return True
+    _, info = lapack.dpotrf(C, lower=1, clean=1, overwrite_a=1)
+    return info == 0
+
+
+def _trsm_right_lowerT(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``B L⁻ᵀ`` (in place when possible)."""
+    if B.size == 0:
+        return B
+    return blas.dtrsm(1.0, L, B, side=1, lower=1, trans_a=1, diag=0, overwrite_b=1)
+
+
+class BlockedCholesky:
+    """Factor ``Λ'AΛ + I`` (with the ``[X y]`` row) for a fixed pattern of ``A``.
+
+    Parameters
+    ----------
+    A : CrossProducts-like
+        Object with ``diag``, ``offdiag``, ``fixed``, ``fixed_fixed`` and ``p`` (see
+        :class:`mixedlm.design.crossprod.CrossProducts`).
+    """
+
+    def __init__(self, A: Any) -> None:
+        self.A = A
+        self.K = len(A.diag)
+        self.p = A.p
+        self.S = [int(D.shape[1]) for D in A.diag]
+        self.nlev = [int(D.shape[0]) for D in A.diag]
+        self.q = [l * s for l, s in zip(self.nlev, self.S)]
+        self.col_of_block = {i: A.offdiag[(i, 0)].column_of_block() for i in range(1, self.K)}
+        # L_11 stays block diagonal when every level of term 0 meets at most one level of term 1.
+        self.nested1 = self.K >= 2 and bool(np.all(np.diff(A.offdiag[(1, 0)].colptr) <= 1))
+        self.L00: np.ndarray | None = None
+        self.inv00: np.ndarray | None = None
+        self.Lsp: dict[int, PairBlock] = {}
+        self.Ldiag: dict[int, np.ndarray] = {}
+        self.inv11: np.ndarray | None = None
+        self.Loff: dict[tuple[int, int], np.ndarray] = {}
+        self.LX: list[np.ndarray] = [np.empty((self.p + 1, qk), order="F") for qk in self.q]
+        self.LXX = np.empty((self.p + 1, self.p + 1), order="F")
+        for k in range(1, self.K):
+            if not (k == 1 and self.nested1):
+                self.Ldiag[k] = np.empty((self.q[k], self.q[k]), order="F")
+            for i in range(k + 1, self.K):
+                self.Loff[(i, k)] = np.empty((self.q[i], self.q[k]), order="F")
+        self.ok = False
+
+    # ------------------------------------------------------------------ factor
+    def factor(self, templates: Sequence[np.ndarray]) -> bool:
+        """Compute the factor for the given ``S_k×S_k`` templates ``T_k`` (``Λ_k = I ⊗ T_k``).
+
+        Returns
+        -------
+        bool
+            False when ``Λ'AΛ + I`` or the fixed-effects Schur complement is not
+            numerically positive definite (the caller then reports a large
+            objective value).
+        """
+        A = self.A
+        K, p = self.K, self.p
+        self.ok = False
+        if K == 0:
+            return self._factor_fixed()
+        T = [np.asarray(t, dtype=np.float64) for t in templates]
+
+        # term 0: block diagonal
+        D0 = _congruence(T[0], A.diag[0])
+        D0 += np.eye(self.S[0])
+        L00 = _chol_stack(D0)
+        if L00 is None:
+            return False
+        self.L00 = L00
+        inv00 = _inv_lower_stack(L00)
+        self.inv00 = inv00
+        invT00 = np.swapaxes(inv00, 1, 2)
+
+        # L_i0 = Λ_i' A_i0 Λ_0 L_00^{-T}
+        for i in range(1, K):
+            Ai0 = A.offdiag[(i, 0)]
+            V = Ai0.values
+            if self.S[i] == 1 and self.S[0] == 1:
+                col = self.col_of_block[i]
+                vals = V * ((T[i][0, 0] * T[0][0, 0]) / L00[col, 0, 0])[:, None, None]
+            else:
+                vals = np.matmul(np.matmul(np.matmul(T[i].T, V), T[0]), invT00[self.col_of_block[i]])
+            self.Lsp[i] = PairBlock(Ai0.colptr, Ai0.rows, np.ascontiguousarray(vals))
+
+        # fixed row, term 0: A_K0 Λ_0 L_00^{-T}
+        F0 = A.fixed[0].reshape(p + 1, self.nlev[0], self.S[0])
+        if self.S[0] == 1:
+            LX0 = F0[:, :, 0] * (T[0][0, 0] / L00[:, 0, 0])[None, :]
+        else:
+            LX0 = np.einsum("rcs,cts->rct", np.matmul(F0, T[0]), inv00).reshape(p + 1, self.q[0])
+        self.LX[0][:, :] = LX0
+
+        for k in range(1, K):
+            if not self._factor_term(k, T):
+                return False
+        return self._factor_fixed()
+
+    def _factor_term(self, k: int, T: Sequence[np.ndarray]) -> bool:
+        """Diagonal block ``k ≥ 1``, the blocks below it and its fixed-row block."""
+        A, K, p = self.A, self.K, self.p
+        Sk = self.S[k]
+        Dk = _congruence(T[k], A.diag[k])
+        Dk += np.eye(Sk)
+        Lsp_k = self.Lsp[k]
+        if k == 1 and self.nested1:
+            kernels.sparse_syrk_blockdiag(Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, Dk)
+            L11 = _chol_stack(Dk)
+            if L11 is None:
+                return False
+            self.Ldiag[1] = L11
+            self.inv11 = _inv_lower_stack(L11)
+        else:
+            C = self.Ldiag[k]
+            kernels.scatter_blockdiag(Dk, C)
+            kernels.sparse_syrk_lower(Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, C)
+            for j in range(1, k):
+                Lkj = self.Loff[(k, j)]
+                C -= Lkj @ Lkj.T
+            if not _potrf(C):
+                return False
+
+        for i in range(k + 1, K):
+            Aik = A.offdiag[(i, k)]
+            if self.S[i] == 1 and Sk == 1:
+                vals = Aik.values * (T[i][0, 0] * T[k][0, 0])
+            else:
+                vals = np.matmul(np.matmul(T[i].T, Aik.values), T[k])
+            D = self.Loff[(i, k)]
+            kernels.scatter_pairs(Aik.colptr, Aik.rows, np.ascontiguousarray(vals), D)
+            Lsp_i = self.Lsp[i]
+            kernels.sparse_gemm_nt(Lsp_i.colptr, Lsp_i.rows, Lsp_i.values,
+                                   Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, D)
+            for j in range(1, k):
+                D -= self.Loff[(i, j)] @ self.Loff[(k, j)].T
+            self._right_solve(k, D)
+
+        # fixed row
+        Fk = A.fixed[k].reshape(p + 1, self.nlev[k], Sk)
+        D = self.LX[k]
+        D[:, :] = (Fk @ T[k]).reshape(p + 1, self.q[k]) if Sk > 1 else Fk[:, :, 0] * T[k][0, 0]
+        kernels.dense_sparse_nt(self.LX[0], Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, D)
+        for j in range(1, k):
+            D -= self.LX[j] @ self.Loff[(k, j)].T
+        self._right_solve(k, D)
+        return True
+
+    def _right_solve(self, k: int, D: np.ndarray) -> None:
+        """``D ← D L_kk⁻ᵀ`` in place."""
+        if k == 1 and self.nested1:
+            m, S = D.shape[0], self.S[1]
+            if S == 1:
+                D *= self.inv11[:, 0, 0][None, :]
+            else:
+                blocks = np.einsum("rcs,cts->rct", D.reshape(m, self.nlev[1], S), self.inv11)
+                D[:, :] = blocks.reshape(m, self.q[1])
+        else:
+            out = _trsm_right_lowerT(self.Ldiag[k], D)
+            if out is not D:
+                D[:, :] = out
+
+    def _factor_fixed(self) -> bool:
+        """Schur complement of the ``[X y]`` block and its Cholesky factor."""
+        C = self.LXX
+        C[:, :] = self.A.fixed_fixed
+        for k in range(self.K):
+            LXk = self.LX[k]
+            C -= LXk @ LXk.T
+        ok = _potrf(C)
+        self.ok = ok
+        return ok
+
+    # ---------------------------------------------------------------- results
+    def logdet_zz(self) -> float:
+        """``log |L_ZZ|²`` = ``log det(Λ'Z'WZΛ + I)``."""
+        total = 0.0
+        if self.K == 0:
+            return 0.0
+        total += np.sum(np.log(np.diagonal(self.L00, axis1=1, axis2=2)))
+        for k in range(1, self.K):
+            Lk = self.Ldiag[k]
+            d = np.diagonal(Lk, axis1=1, axis2=2) if Lk.ndim == 3 else np.diag(Lk)
+            total += np.sum(np.log(d))
+        return 2.0 * float(total)
+
+    def fixed_factor(self) -> np.ndarray:
+        """Lower Cholesky factor ``(p+1)×(p+1)`` of the ``[X y]`` Schur complement."""
+        return self.LXX
+
+    def solve_u(self, beta: np.ndarray) -> np.ndarray:
+        """Spherical conditional modes ``u = L_ZZ⁻ᵀ (l_yZᵀ − L_XZᵀ β)`` stacked over terms."""
+        p = self.p
+        v = [self.LX[k][p, :] - self.LX[k][:p, :].T @ beta for k in range(self.K)]
+        u: list[np.ndarray] = [np.empty(0)] * self.K
+        for k in range(self.K - 1, -1, -1):
+            rhs = v[k].copy()
+            if k == 0:
+                for i in range(1, self.K):
+                    rhs -= self._sparse_t_matvec(i, u[i])
+                rb = rhs.reshape(self.nlev[0], self.S[0])
+                # solve L_00ᵀ x = rhs blockwise: x = inv00ᵀ rhs
+                u[0] = np.einsum("cts,ct->cs", self.inv00, rb).ravel()
+            else:
+                for i in range(k + 1, self.K):
+                    rhs -= self.Loff[(i, k)].T @ u[i]
+                u[k] = self._solve_lower_t(k, rhs)
+        return np.concatenate(u) if u else np.zeros(0)
+
+    def _sparse_t_matvec(self, i: int, x: np.ndarray) -> np.ndarray:
+        """``L_i0ᵀ x`` (length ``q_0``)."""
+        B = self.Lsp[i]
+        Si, S0 = self.S[i], self.S[0]
+        xb = x.reshape(self.nlev[i], Si)[B.rows]  # (nnz, Si)
+        contrib = np.einsum("ask,as->ak", B.values, xb)  # (nnz, S0)
+        col = self.col_of_block[i]
+        out = np.zeros((self.nlev[0], S0))
+        for k in range(S0):
+            out[:, k] = np.bincount(col, weights=contrib[:, k], minlength=self.nlev[0])
+        return out.ravel()
+
+    def _solve_lower_t(self, k: int, rhs: np.ndarray) -> np.ndarray:
+        """Solve ``L_kkᵀ x = rhs`` for ``k ≥ 1``."""
+        if k == 1 and self.nested1:
+            rb = rhs.reshape(self.nlev[1], self.S[1])
+            return np.einsum("cts,ct->cs", self.inv11, rb).ravel()
+        x, info = lapack.dtrtrs(self.Ldiag[k], rhs, lower=1, trans=1)
+        return x
+
+    def cond_cov_blocks(self, k: int, chunk: int = 2048) -> np.ndarray:
+        """Diagonal blocks of ``(L_ZZ L_ZZᵀ)⁻¹`` for term ``k``, shape ``(ℓ_k, S_k, S_k)``.
+
+        Column block ``j`` of ``L_ZZ⁻¹`` restricted to term ``k`` is computed by
+        forward substitution over the terms ``≥ k`` in chunks of columns; the
+        diagonal block is ``Σ_rows X_jᵀ X_j``.
+        """
+        S, lev = self.S[k], self.nlev[k]
+        out = np.zeros((lev, S, S))
+        lev_chunk = max(1, chunk // S)
+        for c0 in range(0, lev, lev_chunk):
+            c1 = min(lev, c0 + lev_chunk)
+            X = self._inverse_columns(k, c0, c1)
+            for Xi in X:
+                # Xi: (q_i, (c1-c0)*S); accumulate Xiᵀ Xi diagonal blocks
+                m = Xi.shape[0]
+                Xb = Xi.reshape(m, c1 - c0, S)
+                out[c0:c1] += np.einsum("mcs,mct->cst", Xb, Xb)
+        return out
+
+    def _inverse_columns(self, k: int, c0: int, c1: int) -> list[np.ndarray]:
+        """Rows ``≥`` term ``k`` of ``L_ZZ⁻¹ E`` for the columns of levels ``c0..c1-1`` of term ``k``."""
+        S = self.S[k]
+        ncols = (c1 - c0) * S
+        X: dict[int, np.ndarray] = {}
+        if k == 0:
+            blocks = self.inv00[c0:c1]  # (nc, S, S)
+            Xk = np.zeros((self.q[0], ncols), order="F")
+            for j in range(c1 - c0):
+                Xk[(c0 + j) * S:(c0 + j + 1) * S, j * S:(j + 1) * S] = blocks[j]
+            X[0] = Xk
+        else:
+            E = np.zeros((self.q[k], ncols), order="F")
+            for j in range(ncols):
+                E[c0 * S + j, j] = 1.0
+            X[k] = self._solve_lower(k, E)
+        for i in range(k + 1, self.K):
+            R = np.zeros((self.q[i], ncols), order="F")
+            for j in range(k, i):
+                if j == 0:
+                    self._add_sparse_times_blockdiag(i, c0, c1, R)
+                else:
+                    R += self.Loff[(i, j)] @ X[j]
+            X[i] = -self._solve_lower(i, R)
+        return [X[i] for i in sorted(X)]
+
+    def _add_sparse_times_blockdiag(self, i: int, c0: int, c1: int, R: np.ndarray) -> None:
+        """``R += L_i0 · blockdiag(L_00⁻¹)`` restricted to the column levels ``c0..c1-1``."""
+        B = self.Lsp[i]
+        S0, Si = self.S[0], self.S[i]
+        sel = slice(B.colptr[c0], B.colptr[c1])
+        vals = np.matmul(B.values[sel], self.inv00[self.col_of_block[i][sel]])
+        cols = self.col_of_block[i][sel] - c0
+        rows = B.rows[sel]
+        for s in range(Si):
+            for t in range(S0):
+                np.add.at(R, (rows * Si + s, cols * S0 + t), vals[:, s, t])
+
+    def _solve_lower(self, k: int, B: np.ndarray) -> np.ndarray:
+        """Solve ``L_kk X = B`` (``k ≥ 1``)."""
+        if k == 1 and self.nested1:
+            m = B.shape[1]
+            Bb = B.reshape(self.nlev[1], self.S[1], m)
+            return np.matmul(self.inv11, Bb).reshape(self.q[1], m)
+        x, info = lapack.dtrtrs(self.Ldiag[k], B, lower=1, trans=0)
+        return x

@@ -1,0 +1,142 @@
+"""Compiled kernels for the sparse rank updates of the blocked Cholesky factor.
+
+These are the only loops NumPy cannot express without a Python-level loop over
+columns: the downdates ``C -= B Bᵀ``, ``C -= B₁ B₂ᵀ`` and ``C -= D Bᵀ`` where
+``B`` is a block-sparse matrix stored by columns (levels of the first term) as
+``(colptr, rows, values[nnz, S_r, S_c])`` and ``C`` / ``D`` are dense.
+
+All dense arrays are Fortran-ordered (LAPACK's layout).  Row ``r`` of a block
+matrix with ``S`` rows per level starts at dense row ``r * S``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def sparse_syrk_lower(colptr, rows, vals, C):  # pragma: no cover - compiled
+    """``C -= B Bᵀ`` on the lower triangle (block level) of dense ``C``.
+
+    Within a column the stored row levels are ascending, so pairs ``(a, b)`` with
+    ``b <= a`` touch blocks on or below the block diagonal only.
+    """
+    ncol = colptr.shape[0] - 1
+    Sr = vals.shape[1]
+    Sc = vals.shape[2]
+    for c in range(ncol):
+        start = colptr[c]
+        stop = colptr[c + 1]
+        for a in range(start, stop):
+            ra = rows[a] * Sr
+            for b in range(start, a + 1):
+                rb = rows[b] * Sr
+                for t in range(Sr):
+                    for s in range(Sr):
+                        acc = 0.0
+                        for k in range(Sc):
+                            acc += vals[a, s, k] * vals[b, t, k]
+                        C[ra + s, rb + t] -= acc
+
+
+@njit(cache=True, nogil=True)
+def sparse_syrk_blockdiag(colptr, rows, vals, D):  # pragma: no cover - compiled
+    """``D -= diagblocks(B Bᵀ)`` where ``D`` is ``(ℓ, S, S)`` block-diagonal storage.
+
+    Used when the target block is known (symbolically) to stay block diagonal,
+    i.e. every column of ``B`` has at most one stored row level.
+    """
+    ncol = colptr.shape[0] - 1
+    Sr = vals.shape[1]
+    Sc = vals.shape[2]
+    for c in range(ncol):
+        for a in range(colptr[c], colptr[c + 1]):
+            r = rows[a]
+            for s in range(Sr):
+                for t in range(Sr):
+                    acc = 0.0
+                    for k in range(Sc):
+                        acc += vals[a, s, k] * vals[a, t, k]
+                    D[r, s, t] -= acc
+
+
+@njit(cache=True, nogil=True)
+def sparse_gemm_nt(colptr1, rows1, vals1, colptr2, rows2, vals2, C):  # pragma: no cover
+    """``C -= B₁ B₂ᵀ`` for two block-sparse matrices sharing their column levels."""
+    ncol = colptr1.shape[0] - 1
+    S1 = vals1.shape[1]
+    S2 = vals2.shape[1]
+    Sc = vals1.shape[2]
+    for c in range(ncol):
+        for a in range(colptr1[c], colptr1[c + 1]):
+            ra = rows1[a] * S1
+            for b in range(colptr2[c], colptr2[c + 1]):
+                rb = rows2[b] * S2
+                for t in range(S2):
+                    for s in range(S1):
+                        acc = 0.0
+                        for k in range(Sc):
+                            acc += vals1[a, s, k] * vals2[b, t, k]
+                        C[ra + s, rb + t] -= acc
+
+
+@njit(cache=True, nogil=True)
+def dense_sparse_nt(D, colptr, rows, vals, C):  # pragma: no cover - compiled
+    """``C -= D Bᵀ`` with ``D`` dense ``(m, ℓ_c S_c)`` and ``B`` block-sparse."""
+    m = D.shape[0]
+    ncol = colptr.shape[0] - 1
+    Sr = vals.shape[1]
+    Sc = vals.shape[2]
+    for c in range(ncol):
+        cc = c * Sc
+        for a in range(colptr[c], colptr[c + 1]):
+            ra = rows[a] * Sr
+            for s in range(Sr):
+                for k in range(Sc):
+                    v = vals[a, s, k]
+                    if v != 0.0:
+                        for i in range(m):
+                            C[i, ra + s] -= D[i, cc + k] * v
+
+
+@njit(cache=True, nogil=True)
+def scatter_blockdiag(D, C):  # pragma: no cover - compiled
+    """Write block-diagonal storage ``D`` ``(ℓ, S, S)`` into dense ``C`` (zeroed elsewhere)."""
+    C[:, :] = 0.0
+    lev = D.shape[0]
+    S = D.shape[1]
+    for j in range(lev):
+        o = j * S
+        for s in range(S):
+            for t in range(S):
+                C[o + s, o + t] = D[j, s, t]
+
+
+@njit(cache=True, nogil=True)
+def scatter_pairs(colptr, rows, vals, C):  # pragma: no cover - compiled
+    """Write block-sparse ``B`` into dense ``C`` (zeroed first)."""
+    C[:, :] = 0.0
+    ncol = colptr.shape[0] - 1
+    Sr = vals.shape[1]
+    Sc = vals.shape[2]
+    for c in range(ncol):
+        for a in range(colptr[c], colptr[c + 1]):
+            ra = rows[a] * Sr
+            for s in range(Sr):
+                for k in range(Sc):
+                    C[ra + s, c * Sc + k] = vals[a, s, k]
+
+
+def warm_up() -> None:
+    """Compile the kernels once (cached on disk by numba afterwards)."""
+    colptr = np.array([0, 1], dtype=np.int64)
+    rows = np.zeros(1, dtype=np.int64)
+    vals = np.ones((1, 1, 1))
+    C = np.zeros((1, 1), order="F")
+    sparse_syrk_lower(colptr, rows, vals, C)
+    sparse_syrk_blockdiag(colptr, rows, vals, np.zeros((1, 1, 1)))
+    sparse_gemm_nt(colptr, rows, vals, colptr, rows, vals, C)
+    dense_sparse_nt(C, colptr, rows, vals, C.copy(order="F"))
+    scatter_blockdiag(np.zeros((1, 1, 1)), C)
+    scatter_pairs(colptr, rows, vals, C)

@@ -1,0 +1,149 @@
+"""CHOLMOD-based factor of ``Λ'AΛ + I`` for designs where the blocked plan fills badly.
+
+Same interface as :class:`mixedlm.linalg.blocked_cholesky.BlockedCholesky`.
+The symbolic analysis (fill-reducing ordering) is done once on the largest
+pattern ``Λ'AΛ + I`` can have; each update is a numeric factorization only
+(CHOLMOD ignores entries of the analysed pattern that are absent).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+from mixedlm.linalg.storage import PairBlock
+
+
+def _pairs_to_coo(B: PairBlock, row_off: int, col_off: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """COO triplets of a block-sparse matrix placed at (row_off, col_off)."""
+    nnz, Sr, Sc = B.values.shape
+    col = B.column_of_block()
+    r = (B.rows[:, None, None] * Sr + np.arange(Sr)[None, :, None]) + np.zeros((1, 1, Sc), dtype=np.int64)
+    c = (col[:, None, None] * Sc + np.arange(Sc)[None, None, :]) + np.zeros((1, Sr, 1), dtype=np.int64)
+    return (r.ravel() + row_off, c.ravel() + col_off, B.values.ravel())
+
+
+def _blockdiag_to_coo(D: np.ndarray, off: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """COO triplets of a block-diagonal stack placed at (off, off)."""
+    lev, S, _ = D.shape
+    base = (np.arange(lev) * S)[:, None, None]
+    r = base + np.arange(S)[None, :, None] + np.zeros((1, 1, S), dtype=np.int64)
+    c = base + np.arange(S)[None, None, :] + np.zeros((1, S, 1), dtype=np.int64)
+    return (r.ravel() + off, c.ravel() + off, D.ravel())
+
+
+class SparseCholesky:
+    """Factor ``Λ'AΛ + I`` with CHOLMOD; ``[X y]`` Schur complement dense.
+
+    Parameters
+    ----------
+    A : CrossProducts-like
+        See :class:`mixedlm.linalg.blocked_cholesky.BlockedCholesky`.
+    """
+
+    def __init__(self, A: Any) -> None:
+        from sksparse.cholmod import analyze
+
+        self.A = A
+        self.K = len(A.diag)
+        self.p = A.p
+        self.S = [int(D.shape[1]) for D in A.diag]
+        self.nlev = [int(D.shape[0]) for D in A.diag]
+        self.q = [l * s for l, s in zip(self.nlev, self.S)]
+        self.off = np.concatenate([[0], np.cumsum(self.q)]).astype(np.int64)
+        qt = int(self.off[-1])
+        rows, cols, vals = [], [], []
+        for k in range(self.K):
+            r, c, v = _blockdiag_to_coo(A.diag[k], int(self.off[k]))
+            rows.append(r); cols.append(c); vals.append(v)
+        for (i, j), B in A.offdiag.items():
+            r, c, v = _pairs_to_coo(B, int(self.off[i]), int(self.off[j]))
+            rows += [r, c]; cols += [c, r]; vals += [v, v]
+        self.AZZ = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                 shape=(qt, qt))
+        self.AZXy = np.vstack([F.T for F in A.fixed]) if self.K else np.zeros((0, self.p + 1))
+        # Λ pattern: full lower triangle of each template, repeated per level.
+        lr, lc, self._lam_term, self._lam_pos = [], [], [], []
+        for k in range(self.K):
+            S = self.S[k]
+            ii, jj = np.tril_indices(S)
+            base = np.arange(self.nlev[k]) * S + self.off[k]
+            lr.append((base[:, None] + ii[None, :]).ravel())
+            lc.append((base[:, None] + jj[None, :]).ravel())
+            self._lam_term.append((ii, jj, self.nlev[k]))
+        self._lam_rows = np.concatenate(lr) if lr else np.zeros(0, dtype=np.int64)
+        self._lam_cols = np.concatenate(lc) if lc else np.zeros(0, dtype=np.int64)
+        self.qt = qt
+        pattern = self._M([np.tril(np.ones((S, S))) for S in self.S], absolute=True)
+        self.factor_obj = analyze(pattern, mode="auto", ordering_method="default")
+        self.LXX = np.empty((self.p + 1, self.p + 1), order="F")
+        self.Lam: sp.csc_matrix | None = None
+        self.ok = False
+
+    def _lambda(self, templates: Sequence[np.ndarray]) -> sp.csc_matrix:
+        data = np.concatenate([
+            np.tile(np.asarray(T)[ii, jj], nl) for T, (ii, jj, nl) in zip(templates, self._lam_term)
+        ]) if self.K else np.zeros(0)
+        return sp.csc_matrix((data, (self._lam_rows, self._lam_cols)), shape=(self.qt, self.qt))
+
+    def _M(self, templates: Sequence[np.ndarray], absolute: bool = False) -> sp.csc_matrix:
+        Lam = self._lambda(templates)
+        A = abs(self.AZZ) if absolute else self.AZZ
+        M = (Lam.T @ A @ Lam + sp.identity(self.qt, format="csc")).tocsc()
+        if not absolute:
+            self.Lam = Lam
+        return M
+
+    def factor(self, templates: Sequence[np.ndarray]) -> bool:
+        """Numeric factorization for the templates ``T_k``; False if not positive definite."""
+        from sksparse.cholmod import CholmodNotPositiveDefiniteError
+
+        self.ok = False
+        M = self._M(templates)
+        try:
+            self.factor_obj.cholesky_inplace(M)
+        except CholmodNotPositiveDefiniteError:
+            return False
+        rhs = np.asarray(self.Lam.T @ self.AZXy)
+        self._rhs = rhs
+        R = self.factor_obj.solve_L(self.factor_obj.apply_P(rhs), use_LDLt_decomposition=False)
+        R = np.asarray(R)
+        C = self.LXX
+        C[:, :] = self.A.fixed_fixed - R.T @ R
+        _, info = lapack.dpotrf(C, lower=1, clean=1, overwrite_a=1)
+        self.ok = info == 0
+        return self.ok
+
+    def logdet_zz(self) -> float:
+        """``log det(Λ'AΛ + I)``."""
+        return float(self.factor_obj.logdet())
+
+    def fixed_factor(self) -> np.ndarray:
+        """Lower Cholesky factor of the ``[X y]`` Schur complement."""
+        return self.LXX
+
+    def solve_u(self, beta: np.ndarray) -> np.ndarray:
+        """Spherical conditional modes: ``(Λ'AΛ + I) u = Λ'Z'W(y − Xβ)``."""
+        p = self.p
+        b = self._rhs[:, p] - self._rhs[:, :p] @ beta
+        return np.asarray(self.factor_obj(b)).ravel()
+
+    def cond_cov_blocks(self, k: int, chunk: int = 2048) -> np.ndarray:
+        """Diagonal blocks ``(ℓ_k, S_k, S_k)`` of ``(Λ'AΛ + I)⁻¹`` for term ``k``."""
+        S, lev = self.S[k], self.nlev[k]
+        out = np.empty((lev, S, S))
+        lev_chunk = max(1, chunk // S)
+        for c0 in range(0, lev, lev_chunk):
+            c1 = min(lev, c0 + lev_chunk)
+            ncols = (c1 - c0) * S
+            E = sp.csc_matrix((np.ones(ncols), (self.off[k] + c0 * S + np.arange(ncols), np.arange(ncols))),
+                              shape=(self.qt, ncols))
+            Xs = self.factor_obj(E)
+            Xd = Xs.toarray() if sp.issparse(Xs) else np.asarray(Xs)
+            blk = Xd[self.off[k] + c0 * S: self.off[k] + c1 * S, :]
+            for j in range(c1 - c0):
+                out[c0 + j] = blk[j * S:(j + 1) * S, j * S:(j + 1) * S]
+        return out
