@@ -1,0 +1,226 @@
+"""``lmer``: fit a linear mixed model in lme4's four stages.
+
+1. :func:`build_lmm` — formula + data → design (model frame, rank-checked ``X``,
+   random-effects structure, cross-product blocks ``A``);
+2. :func:`make_lmm_objective` — the profiled (RE)ML criterion as a function of θ;
+3. :func:`optimize_lmm` — minimize it (NLopt BOBYQA by default) with lme4's
+   starting values and boundary check;
+4. :func:`wrap_lmm` — the fitted-model object.
+
+Each stage can be called alone (lme4's modular API); ``refit``, ``update``,
+profiling and the bootstrap reuse stages 2–4 instead of re-parsing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from mixedlm.control import LmerControl
+from mixedlm.design.crossprod import CrossProducts, build_crossproducts
+from mixedlm.design.femat import FixedEffectsMatrix, build_fixed_effects
+from mixedlm.design.frame import ModelFrame, build_model_frame
+from mixedlm.design.reterm import ReStructure, TermInput, build_re_structure
+from mixedlm.engines.lmm import LmmObjective, moment_start
+from mixedlm.errors import DataError, MixedLMError
+from mixedlm.optim.optsummary import OptSummary
+from mixedlm.optim.registry import minimize
+
+
+@dataclass
+class LmmSetup:
+    """Output of the design stage: everything that does not depend on θ.
+
+    Attributes
+    ----------
+    frame : ModelFrame
+        Materialized model frame (response, full ``X``, random-effects blocks, NA bookkeeping).
+    fe : FixedEffectsMatrix
+        Rank-checked fixed-effects matrix.
+    re : ReStructure
+        Random-effects terms and θ layout.
+    A : CrossProducts
+        Blocks of ``[Z X y]' W [Z X y]`` with ``y`` = response − offset.
+    y : numpy.ndarray
+        Response minus offset.
+    data_name : str or None
+        Name printed as ``Data:`` in the summary.
+    """
+
+    frame: ModelFrame
+    fe: FixedEffectsMatrix
+    re: ReStructure
+    A: CrossProducts
+    y: np.ndarray
+    data_name: str | None = None
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """Limit BLAS threads to ``n`` inside the block (no-op for None)."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(n), user_api="blas"):
+        yield
+
+
+def re_structure_from_frame(frame: ModelFrame) -> ReStructure:
+    """Random-effects structure from the model frame's blocks."""
+    return build_re_structure([
+        TermInput(group=b.group, codes=b.codes, levels=b.levels, Z=b.Z, colnames=b.colnames,
+                  correlated=b.correlated)
+        for b in frame.re_blocks
+    ])
+
+
+def build_lmm(formula: str, data: pd.DataFrame, *, weights: Any = None, offset: Any = None,
+              na_action: str = "omit", data_name: str | None = None) -> LmmSetup:
+    """Stage 1: formula and data → :class:`LmmSetup`.
+
+    Raises
+    ------
+    FormulaError, DataError
+        For malformed formulas and unusable data, before any numerical work.
+    """
+    if not isinstance(formula, str):
+        raise MixedLMError(f"formula must be a string like 'y ~ x + (1 | g)', not {type(formula).__name__}")
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    frame = build_model_frame(formula, data, weights=weights, offset=offset, na_action=na_action)
+    if frame.trials is not None:
+        raise DataError("lmer() fits a Gaussian response; a binomial response "
+                        f"({frame.parsed.response}) needs glmer(..., family=Binomial())")
+    fe = build_fixed_effects(frame.X, list(frame.X_names))
+    re = re_structure_from_frame(frame)
+    y = np.asarray(frame.y, dtype=np.float64) - frame.offset
+    n = y.shape[0]
+    if n <= fe.p:
+        raise DataError(f"{n} observations are not enough for {fe.p} fixed-effect coefficients")
+    A = build_crossproducts(re.terms, fe.X, y, frame.weights)
+    return LmmSetup(frame=frame, fe=fe, re=re, A=A, y=y, data_name=data_name)
+
+
+def make_lmm_objective(setup: LmmSetup, REML: bool = True, control: LmerControl | None = None) -> LmmObjective:
+    """Stage 2: the profiled deviance (``REML=False``) or REML criterion."""
+    control = control or LmerControl()
+    return LmmObjective(setup.re, setup.A, reml=REML, engine=control.engine)
+
+
+def _start_theta(setup: LmmSetup, start: Any) -> np.ndarray:
+    """θ start: the user's, lme4's moment-based start for ``(1 | g)`` models, or the default."""
+    re = setup.re
+    if start is not None:
+        if isinstance(start, dict):
+            if "theta" not in start:
+                raise MixedLMError("start must be an array of θ values or a dict with key 'theta'")
+            start = start["theta"]
+        theta = np.asarray(start, dtype=np.float64).ravel()
+        if theta.shape[0] != re.n_theta:
+            raise MixedLMError(
+                f"start has {theta.shape[0]} values but the model has {re.n_theta} θ parameters "
+                f"({', '.join(re.theta_names)})")
+        if np.any(theta < re.lower):
+            raise MixedLMError("start violates the lower bounds: diagonal θ entries must be >= 0")
+        return theta
+    ms = moment_start(re, np.asarray(setup.frame.y, dtype=np.float64))
+    return ms if ms is not None else re.default_start()
+
+
+def _check_boundary(objective: LmmObjective, opt: OptSummary, lower: np.ndarray, tol: float) -> None:
+    """lme4's boundary check: θ entries within ``tol`` of a zero bound are set to 0 if that is no worse."""
+    if tol <= 0:
+        return
+    par = np.array(opt.final)
+    for i in np.flatnonzero(np.isfinite(lower)):
+        diff = par[i] - lower[i]
+        if 0 < diff < tol:
+            trial = par.copy()
+            trial[i] = lower[i]
+            f = objective(trial)
+            if f <= opt.fmin:
+                par, opt.fmin = trial, f
+    opt.final = par.tolist()
+
+
+def optimize_lmm(objective: LmmObjective, setup: LmmSetup, control: LmerControl | None = None,
+                 start: Any = None) -> OptSummary:
+    """Stage 3: minimize the objective over θ; returns the run's :class:`OptSummary`."""
+    control = control or LmerControl()
+    theta0 = _start_theta(setup, start)
+    with blas_threads(control.blas_threads):
+        opt = minimize(objective, theta0, setup.re.lower, optimizer=control.optimizer,
+                       keep_log=control.keep_log, **control.optimizer_settings())
+        _check_boundary(objective, opt, setup.re.lower, control.boundary_tol)
+    if not opt.converged:
+        from mixedlm.errors import ConvergenceWarning
+
+        warnings.warn(
+            f"optimizer {opt.optimizer} stopped without convergence ({opt.message}) after "
+            f"{opt.feval} evaluations; try LmerControl(maxfun=...) with a larger limit, another "
+            "optimizer (LmerControl(optimizer='neldermead')), or rescaling covariates",
+            ConvergenceWarning, stacklevel=3)
+    return opt
+
+
+def wrap_lmm(setup: LmmSetup, objective: LmmObjective, opt: OptSummary,
+             control: LmerControl | None = None, formula: str | None = None) -> "LmerFit":
+    """Stage 4: the fitted-model object."""
+    from mixedlm.results.lmer_result import LmerFit
+
+    control = control or LmerControl()
+    fit = LmerFit(setup=setup, objective=objective, opt=opt, control=control)
+    if fit.isSingular() and control.check_conv_singular != "ignore":
+        msg = "boundary (singular) fit: see help('isSingular')"
+        if control.check_conv_singular == "stop":
+            raise MixedLMError(msg)
+        from mixedlm.errors import SingularFitMessage
+
+        warnings.warn(msg, SingularFitMessage, stacklevel=3)
+    return fit
+
+
+def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = None, offset: Any = None,
+         na_action: str = "omit", control: LmerControl | None = None, start: Any = None,
+         data_name: str | None = None) -> "LmerFit":
+    """Fit a linear mixed model by profiled REML (default) or ML, as lme4's ``lmer``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    data : pandas.DataFrame
+        The data; factor columns should be categorical (strings and integers are
+        converted, floats are refused as grouping factors).
+    REML : bool
+        REML criterion (default) or maximum likelihood.
+    weights : array-like or str, optional
+        Prior weights: ``Var(ε_i) = σ² / w_i`` (lme4's precision weights).
+    offset : array-like or str, optional
+        Known component of the linear predictor, added to any ``offset()`` in the formula.
+    na_action : {"omit", "exclude", "fail"}
+        Rows with missing values: dropped, dropped with per-row outputs padded with
+        NaN, or an error.
+    control : LmerControl, optional
+        Optimizer, tolerances, engine, BLAS threads, checks.
+    start : array-like or dict, optional
+        Starting θ (lme4 order) or ``{"theta": ...}``.
+    data_name : str, optional
+        Name shown as ``Data:`` in the summary.
+
+    Returns
+    -------
+    LmerFit
+    """
+    control = control or LmerControl()
+    setup = build_lmm(formula, data, weights=weights, offset=offset, na_action=na_action, data_name=data_name)
+    objective = make_lmm_objective(setup, REML=REML, control=control)
+    opt = optimize_lmm(objective, setup, control=control, start=start)
+    return wrap_lmm(setup, objective, opt, control=control)
