@@ -12,8 +12,10 @@ from the pattern of ``A``:
 * ``L_00``: block diagonal ``(ℓ_0, S_0, S_0)`` — nothing updates it;
 * ``L_i0`` (``i ≥ 1``): block-sparse with the pattern of ``A_i0`` (``L_00`` is block
   diagonal, so no fill);
-* ``L_kk`` (``k ≥ 1``): dense, or block diagonal when the term is nested in
-  term 0's factor (each level of term 0 meets one level of term ``k``) and ``k = 1``;
+* ``L_kk`` (``k ≥ 1``): dense — stored as its transpose ``U_kk = L_kkᵀ`` (upper,
+  Fortran order), because the sparse downdate is cache-friendly on the upper
+  triangle — or block diagonal when the term is nested in term 0's factor (each
+  level of term 0 meets one level of term ``k``) and ``k = 1``;
 * ``L_ik`` (``i > k ≥ 1``) and the fixed row ``L_Kk``: dense.
 
 The per-update cost depends on the pattern of ``A`` and the sizes ``q_k = ℓ_k S_k``,
@@ -62,19 +64,19 @@ def _inv_lower_stack(Lb: np.ndarray) -> np.ndarray:
     return np.linalg.solve(Lb, eye)
 
 
-def _potrf(C: np.ndarray) -> bool:
-    """In-place lower Cholesky of a Fortran-ordered dense array; False if not PD."""
+def _potrf(C: np.ndarray, lower: bool = True) -> bool:
+    """In-place Cholesky of a Fortran-ordered dense array; False if not PD."""
     if C.shape[0] == 0:
         return True
-    _, info = lapack.dpotrf(C, lower=1, clean=1, overwrite_a=1)
+    _, info = lapack.dpotrf(C, lower=1 if lower else 0, clean=1, overwrite_a=1)
     return info == 0
 
 
-def _trsm_right_lowerT(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``B L⁻ᵀ`` (in place when possible)."""
+def _trsm_right_upper(U: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``B U⁻¹`` (= ``B L⁻ᵀ`` with ``L = Uᵀ``), in place when possible."""
     if B.size == 0:
         return B
-    return blas.dtrsm(1.0, L, B, side=1, lower=1, trans_a=1, diag=0, overwrite_b=1)
+    return blas.dtrsm(1.0, U, B, side=1, lower=0, trans_a=0, diag=0, overwrite_b=1)
 
 
 class BlockedCholesky:
@@ -139,7 +141,6 @@ class BlockedCholesky:
         self.L00 = L00
         inv00 = _inv_lower_stack(L00)
         self.inv00 = inv00
-        invT00 = np.swapaxes(inv00, 1, 2)
 
         # L_i0 = Λ_i' A_i0 Λ_0 L_00^{-T}
         for i in range(1, K):
@@ -149,8 +150,9 @@ class BlockedCholesky:
                 col = self.col_of_block[i]
                 vals = V * ((T[i][0, 0] * T[0][0, 0]) / L00[col, 0, 0])[:, None, None]
             else:
-                vals = np.matmul(np.matmul(np.matmul(T[i].T, V), T[0]), invT00[self.col_of_block[i]])
-            self.Lsp[i] = PairBlock(Ai0.colptr, Ai0.rows, np.ascontiguousarray(vals))
+                vals = self.Lsp[i].values if i in self.Lsp else np.empty_like(V)
+                kernels.pair_congruence_solve(V, T[i], T[0], inv00, self.col_of_block[i], vals)
+            self.Lsp[i] = PairBlock(Ai0.colptr, Ai0.rows, vals)
 
         # fixed row, term 0: A_K0 Λ_0 L_00^{-T}
         F0 = A.fixed[0].reshape(p + 1, self.nlev[0], self.S[0])
@@ -182,11 +184,11 @@ class BlockedCholesky:
         else:
             C = self.Ldiag[k]
             kernels.scatter_blockdiag(Dk, C)
-            kernels.sparse_syrk_lower(Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, C)
+            kernels.sparse_syrk_upper(Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, C)
             for j in range(1, k):
                 Lkj = self.Loff[(k, j)]
                 C -= Lkj @ Lkj.T
-            if not _potrf(C):
+            if not _potrf(C, lower=False):
                 return False
 
         for i in range(k + 1, K):
@@ -224,7 +226,7 @@ class BlockedCholesky:
                 blocks = np.einsum("rcs,cts->rct", D.reshape(m, self.nlev[1], S), self.inv11)
                 D[:, :] = blocks.reshape(m, self.q[1])
         else:
-            out = _trsm_right_lowerT(self.Ldiag[k], D)
+            out = _trsm_right_upper(self.Ldiag[k], D)
             if out is not D:
                 D[:, :] = out
 
@@ -292,7 +294,7 @@ class BlockedCholesky:
         if k == 1 and self.nested1:
             rb = rhs.reshape(self.nlev[1], self.S[1])
             return np.einsum("cts,ct->cs", self.inv11, rb).ravel()
-        x, info = lapack.dtrtrs(self.Ldiag[k], rhs, lower=1, trans=1)
+        x, info = lapack.dtrtrs(self.Ldiag[k], rhs, lower=0, trans=0)
         return x
 
     def cond_cov_blocks(self, k: int, chunk: int = 2048) -> np.ndarray:
@@ -359,5 +361,5 @@ class BlockedCholesky:
             m = B.shape[1]
             Bb = B.reshape(self.nlev[1], self.S[1], m)
             return np.matmul(self.inv11, Bb).reshape(self.q[1], m)
-        x, info = lapack.dtrtrs(self.Ldiag[k], B, lower=1, trans=0)
+        x, info = lapack.dtrtrs(self.Ldiag[k], B, lower=0, trans=1)
         return x
