@@ -60,15 +60,25 @@ class LmmSetup:
     data_name: str | None = None
 
 
+_CONTROLLER: Any = None
+
+
 @contextlib.contextmanager
 def blas_threads(n: int | None) -> Iterator[None]:
-    """Limit BLAS threads to ``n`` inside the block (no-op for None)."""
+    """Limit BLAS threads to ``n`` inside the block (no-op for None).
+
+    The threadpool controller is created once (scanning the loaded libraries costs
+    about half a millisecond; limiting through a cached controller ~10 µs).
+    """
+    global _CONTROLLER
     if n is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
 
-    with threadpool_limits(limits=int(n), user_api="blas"):
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=int(n), user_api="blas"):
         yield
 
 
@@ -221,6 +231,7 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     """
     control = control or LmerControl()
     setup = build_lmm(formula, data, weights=weights, offset=offset, na_action=na_action, data_name=data_name)
-    objective = make_lmm_objective(setup, REML=REML, control=control)
-    opt = optimize_lmm(objective, setup, control=control, start=start)
-    return wrap_lmm(setup, objective, opt, control=control)
+    with blas_threads(control.blas_threads):
+        objective = make_lmm_objective(setup, REML=REML, control=control)
+        opt = optimize_lmm(objective, setup, control=control, start=start)
+        return wrap_lmm(setup, objective, opt, control=control)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg import lapack
 
 from mixedlm.linalg.blocked_cholesky import BlockedCholesky
 
@@ -170,11 +171,9 @@ class LmmObjective:
         ldL2, ldRX2, pwrss = pieces
         p, n = self.p, self.n
         LXX = self.factor.fixed_factor()
-        RX = np.tril(LXX[:p, :p])
+        RX = np.asfortranarray(np.tril(LXX[:p, :p]))
         ly = LXX[p, :p].copy()
-        from scipy.linalg import solve_triangular
-
-        beta = solve_triangular(RX.T, ly, lower=False) if p else np.zeros(0)
+        beta = lapack.dtrtrs(RX, ly, lower=1, trans=1)[0] if p else np.zeros(0)
         sigma = math.sqrt(pwrss / (n - p if self.reml else n))
         u = self.factor.solve_u(beta)
         b: list[np.ndarray] = []
@@ -185,7 +184,7 @@ class LmmObjective:
             b.append(uk @ t.template(theta).T)
             off += t.q
         if p:
-            RXinv = solve_triangular(RX, np.eye(p), lower=True)
+            RXinv = lapack.dtrtri(RX, lower=1)[0]
             vcov = sigma * sigma * (RXinv.T @ RXinv)
         else:
             vcov = np.zeros((0, 0))

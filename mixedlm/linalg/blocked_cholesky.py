@@ -50,6 +50,20 @@ def _chol_stack(D: np.ndarray) -> np.ndarray | None:
         if not np.all(d > 0):
             return None
         return np.sqrt(d).reshape(-1, 1, 1)
+    if D.shape[1] == 2:  # closed form: cheaper than LAPACK calls on 2x2 blocks
+        a, b, c = D[:, 0, 0], D[:, 1, 0], D[:, 1, 1]
+        if not np.all(a > 0):
+            return None
+        l11 = np.sqrt(a)
+        l21 = b / l11
+        r = c - l21 * l21
+        if not np.all(r > 0):
+            return None
+        out = np.zeros_like(D)
+        out[:, 0, 0] = l11
+        out[:, 1, 0] = l21
+        out[:, 1, 1] = np.sqrt(r)
+        return out
     try:
         return np.linalg.cholesky(D)
     except np.linalg.LinAlgError:
@@ -60,6 +74,12 @@ def _inv_lower_stack(Lb: np.ndarray) -> np.ndarray:
     """Inverses of a stack of lower-triangular blocks."""
     if Lb.shape[1] == 1:
         return 1.0 / Lb
+    if Lb.shape[1] == 2:
+        out = np.zeros_like(Lb)
+        out[:, 0, 0] = 1.0 / Lb[:, 0, 0]
+        out[:, 1, 1] = 1.0 / Lb[:, 1, 1]
+        out[:, 1, 0] = -Lb[:, 1, 0] * out[:, 0, 0] * out[:, 1, 1]
+        return out
     eye = np.broadcast_to(np.eye(Lb.shape[1]), Lb.shape)
     return np.linalg.solve(Lb, eye)
 

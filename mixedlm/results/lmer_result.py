@@ -164,7 +164,12 @@ class LmerFit:
             t = self.setup.re.terms[k]
             df = pd.DataFrame(self._sol.b[k], index=pd.Index(t.levels, name=t.group), columns=list(t.colnames))
             if condVar:
-                df.attrs["condVar"] = self._cond_var[k]
+                # lme4 reports conditional covariances per term: between separate terms on
+                # the same factor (e.g. from `||`) the entries are 0 in its postVar.
+                same_term = np.zeros((t.S, t.S), dtype=bool)
+                for blk in t.blocks:
+                    same_term[np.ix_(blk.columns, blk.columns)] = True
+                df.attrs["condVar"] = self._cond_var[k] * same_term
             out[t.group] = df
         return out
 
