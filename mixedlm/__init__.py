@@ -1,0 +1,51 @@
+"""mixedlm: linear and generalized linear mixed models with lme4's formulas and numbers.
+
+``import mixedlm as mlm``; ``mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())``.
+"""
+
+from __future__ import annotations
+
+from mixedlm import errors
+from mixedlm.control import LmerControl
+from mixedlm.datasets import (
+    load_cbpp,
+    load_dyestuff,
+    load_dyestuff2,
+    load_grouseticks,
+    load_insteval,
+    load_pastes,
+    load_penicillin,
+    load_sleepstudy,
+)
+from mixedlm.errors import DataError, FormulaError, MixedLMError
+from mixedlm.lmer import lmer
+
+__version__ = "0.1.0.dev0"
+
+
+def fixef(model):
+    """Fixed effects of a fitted model (``model.fixef()``)."""
+    return model.fixef()
+
+
+def ranef(model, condVar: bool = True):
+    """Conditional modes of the random effects (``model.ranef(condVar)``)."""
+    return model.ranef(condVar=condVar)
+
+
+def VarCorr(model):
+    """Variance components of a fitted model (``model.VarCorr()``)."""
+    return model.VarCorr()
+
+
+def isSingular(model, tol: float = 1e-4) -> bool:
+    """Whether the fit is singular (``model.isSingular(tol)``)."""
+    return model.isSingular(tol=tol)
+
+
+__all__ = [
+    "errors", "DataError", "FormulaError", "MixedLMError", "LmerControl", "lmer",
+    "fixef", "ranef", "VarCorr", "isSingular",
+    "load_cbpp", "load_dyestuff", "load_dyestuff2", "load_grouseticks", "load_insteval",
+    "load_pastes", "load_penicillin", "load_sleepstudy",
+]
