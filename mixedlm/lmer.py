@@ -14,6 +14,7 @@ profiling and the bootstrap reuse stages 2–4 instead of re-parsing.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -115,7 +116,26 @@ def build_lmm(formula: str, data: pd.DataFrame, *, weights: Any = None, offset: 
     if n <= fe.p:
         raise DataError(f"{n} observations are not enough for {fe.p} fixed-effect coefficients")
     A = build_crossproducts(re.terms, fe.X, y, frame.weights)
+    _check_response_varies(A, frame.parsed.response)
     return LmmSetup(frame=frame, fe=fe, re=re, A=A, y=y, data_name=data_name)
+
+
+def _check_response_varies(A: CrossProducts, name: str | None) -> None:
+    """Refuse a response the fixed effects reproduce exactly (e.g. a constant): σ̂ would be 0.
+
+    The last diagonal element of the Cholesky factor of ``[X y]'W[X y]`` is the
+    norm of the weighted least-squares residual of ``y`` on ``X``.
+    """
+    M = A.fixed_fixed
+    scale = math.sqrt(max(M[-1, -1], 0.0))
+    try:
+        r = np.linalg.cholesky(M)[-1, -1] if scale > 0 else 0.0
+    except np.linalg.LinAlgError:
+        r = 0.0
+    if not r > 1e-10 * max(scale, 1e-300):
+        raise DataError(f"the response {name!r} is reproduced exactly by the fixed effects (for example it "
+                        "is constant), so the residual variance is zero and the model cannot be fitted; "
+                        "check the response column")
 
 
 def make_lmm_objective(setup: LmmSetup, REML: bool = True, control: LmerControl | None = None) -> LmmObjective:
