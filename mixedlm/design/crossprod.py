@@ -52,78 +52,111 @@ class CrossProducts:
     S: list[int] = field(default_factory=list)
 
 
-def _pair_block(ti: ReTerm, tj: ReTerm, w: np.ndarray | None) -> PairBlock:
-    """Sparse ``Z_i' W Z_j`` stored by levels of ``j``."""
+@dataclass
+class _PairPattern:
+    """Level pairs of terms ``i > j`` that occur, computed once per design."""
+
+    inv: np.ndarray      # (n,) index of each row's pair
+    colptr: np.ndarray
+    rows: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return int(self.rows.shape[0])
+
+
+def _pair_pattern(ti: ReTerm, tj: ReTerm) -> _PairPattern:
+    """Which (level of ``j``, level of ``i``) pairs occur, sorted by column then row."""
     li, lj = ti.nlev, tj.nlev
     key = tj.codes * np.int64(li) + ti.codes
     uniq, inv = np.unique(key, return_inverse=True)
-    inv = inv.ravel()
-    nnz = uniq.shape[0]
     col = uniq // li
     rows = (uniq - col * li).astype(np.int64)
     colptr = np.zeros(lj + 1, dtype=np.int64)
     np.cumsum(np.bincount(col, minlength=lj), out=colptr[1:])
-    Si, Sj = ti.S, tj.S
-    vals = np.empty((nnz, Si, Sj))
-    for s in range(Si):
-        zs = ti.Z[:, s] if w is None else ti.Z[:, s] * w
-        for t in range(Sj):
-            vals[:, s, t] = np.bincount(inv, weights=zs * tj.Z[:, t], minlength=nnz)
-    return PairBlock(colptr=colptr, rows=rows, values=vals)
+    return _PairPattern(inv=inv.ravel().astype(np.int64), colptr=colptr, rows=rows)
 
 
-def build_crossproducts(terms: list[ReTerm], X: np.ndarray, y: np.ndarray,
-                        weights: np.ndarray | None = None) -> CrossProducts:
-    """Compute the blocks of ``A = [Z X y]' W [Z X y]``.
+class CrossProductBuilder:
+    """Build ``A`` for changing weights, responses or fixed-effects matrices.
+
+    The sparsity pattern of the off-diagonal blocks (which level pairs occur) is
+    fixed by the grouping factors, so it is computed once; each :meth:`build`
+    only sums values with ``bincount``.  PIRLS rebuilds ``A`` once per iteration
+    with new working weights and working response through this object.
 
     Parameters
     ----------
     terms : list of ReTerm
         Random-effects terms in factorization order.
-    X : numpy.ndarray
-        ``(n, p)`` fixed-effects matrix (full column rank).
-    y : numpy.ndarray
-        ``(n,)`` response with any offset already subtracted.
-    weights : numpy.ndarray, optional
-        Prior (precision) weights ``w``; ``Var(ε_i) = σ² / w_i``.
-
-    Notes
-    -----
-    Cost is ``O(n · (Σ S_k² + Σ_{i>j} S_i S_j + (p+1) Σ S_k + (p+1)²))`` using
-    ``bincount``; nothing of size ``n × q`` is ever formed.
     """
-    n, p = X.shape
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)
-    XY = np.empty((n, p + 1), order="F")
-    XY[:, :p] = X
-    XY[:, p] = y
-    WXY = XY if w is None else XY * w[:, None]
 
-    diag: list[np.ndarray] = []
-    fixed: list[np.ndarray] = []
-    for t in terms:
-        S, lev = t.S, t.nlev
-        D = np.empty((lev, S, S))
-        for s in range(S):
-            zs = t.Z[:, s] if w is None else t.Z[:, s] * w
-            for r in range(s, S):
-                D[:, s, r] = np.bincount(t.codes, weights=zs * t.Z[:, r], minlength=lev)
-                D[:, r, s] = D[:, s, r]
-        diag.append(D)
-        F = np.empty((p + 1, lev, S))
-        for c in range(p + 1):
+    def __init__(self, terms: list[ReTerm]) -> None:
+        self.terms = terms
+        self.patterns: dict[tuple[int, int], _PairPattern] = {
+            (i, j): _pair_pattern(terms[i], terms[j]) for i in range(len(terms)) for j in range(i)
+        }
+
+    def build(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> CrossProducts:
+        """Compute the blocks of ``A = [Z X y]' W [Z X y]``.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            ``(n, p)`` fixed-effects matrix (full column rank; ``p`` may be 0).
+        y : numpy.ndarray
+            ``(n,)`` response with any offset already subtracted.
+        weights : numpy.ndarray, optional
+            Weights ``w``; ``Var(ε_i) = σ² / w_i``.
+
+        Notes
+        -----
+        Cost is ``O(n · (Σ S_k² + Σ_{i>j} S_i S_j + (p+1) Σ S_k + (p+1)²))`` using
+        ``bincount``; nothing of size ``n × q`` is ever formed.
+        """
+        terms = self.terms
+        n, p = X.shape
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
+        XY = np.empty((n, p + 1), order="F")
+        XY[:, :p] = X
+        XY[:, p] = y
+        WXY = XY if w is None else XY * w[:, None]
+        Zw = [t.Z if w is None else t.Z * w[:, None] for t in terms]
+
+        diag: list[np.ndarray] = []
+        fixed: list[np.ndarray] = []
+        for t, zw in zip(terms, Zw):
+            S, lev = t.S, t.nlev
+            D = np.empty((lev, S, S))
             for s in range(S):
-                F[c, :, s] = np.bincount(t.codes, weights=WXY[:, c] * t.Z[:, s], minlength=lev)
-        fixed.append(F.reshape(p + 1, lev * S))
+                for r in range(s, S):
+                    D[:, s, r] = np.bincount(t.codes, weights=zw[:, s] * t.Z[:, r], minlength=lev)
+                    D[:, r, s] = D[:, s, r]
+            diag.append(D)
+            F = np.empty((p + 1, lev, S))
+            for c in range(p + 1):
+                for s in range(S):
+                    F[c, :, s] = np.bincount(t.codes, weights=XY[:, c] * zw[:, s], minlength=lev)
+            fixed.append(F.reshape(p + 1, lev * S))
 
-    offdiag: dict[tuple[int, int], PairBlock] = {}
-    for i in range(len(terms)):
-        for j in range(i):
-            offdiag[(i, j)] = _pair_block(terms[i], terms[j], w)
+        offdiag: dict[tuple[int, int], PairBlock] = {}
+        for (i, j), pat in self.patterns.items():
+            ti, tj = terms[i], terms[j]
+            vals = np.empty((pat.nnz, ti.S, tj.S))
+            for s in range(ti.S):
+                for t in range(tj.S):
+                    vals[:, s, t] = np.bincount(pat.inv, weights=Zw[i][:, s] * tj.Z[:, t], minlength=pat.nnz)
+            offdiag[(i, j)] = PairBlock(colptr=pat.colptr, rows=pat.rows, values=vals)
 
-    slw = 0.0 if w is None else float(np.sum(np.log(w[w > 0])))
-    return CrossProducts(
-        n=n, p=p, sum_log_weights=slw, diag=diag, offdiag=offdiag, fixed=fixed,
-        fixed_fixed=np.asfortranarray(XY.T @ WXY),
-        nlevs=[t.nlev for t in terms], S=[t.S for t in terms],
-    )
+        slw = 0.0 if w is None else float(np.sum(np.log(w[w > 0])))
+        return CrossProducts(
+            n=n, p=p, sum_log_weights=slw, diag=diag, offdiag=offdiag, fixed=fixed,
+            fixed_fixed=np.asfortranarray(XY.T @ WXY),
+            nlevs=[t.nlev for t in terms], S=[t.S for t in terms],
+        )
+
+
+def build_crossproducts(terms: list[ReTerm], X: np.ndarray, y: np.ndarray,
+                        weights: np.ndarray | None = None) -> CrossProducts:
+    """Compute the blocks of ``A = [Z X y]' W [Z X y]`` (see :class:`CrossProductBuilder`)."""
+    return CrossProductBuilder(terms).build(X, y, weights)

@@ -92,6 +92,23 @@ def _potrf(C: np.ndarray, lower: bool = True) -> bool:
     return info == 0
 
 
+def _potrf_fixed(C: np.ndarray) -> bool:
+    """Cholesky of the ``[X y]`` Schur complement.
+
+    A non-positive pivot in the last (response) position only means the response
+    is fitted exactly (residual norm 0): the factor is kept with ``r = 0`` and the
+    caller decides.  A failure inside the ``X`` block is a real failure.
+    """
+    m = C.shape[0]
+    _, info = lapack.dpotrf(C, lower=1, clean=1, overwrite_a=1)
+    if info == 0:
+        return True
+    if info == m:
+        C[m - 1, m - 1] = 0.0
+        return True
+    return False
+
+
 def _trsm_right_upper(U: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``B U⁻¹`` (= ``B L⁻ᵀ`` with ``L = Uᵀ``), in place when possible."""
     if B.size == 0:
@@ -257,7 +274,7 @@ class BlockedCholesky:
         for k in range(self.K):
             LXk = self.LX[k]
             C -= LXk @ LXk.T
-        ok = _potrf(C)
+        ok = _potrf_fixed(C)
         self.ok = ok
         return ok
 

@@ -12,8 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import lapack
-
+from mixedlm.linalg.blocked_cholesky import _potrf_fixed
 from mixedlm.linalg.storage import PairBlock
 
 
@@ -54,17 +53,7 @@ class SparseCholesky:
         self.nlev = [int(D.shape[0]) for D in A.diag]
         self.q = [l * s for l, s in zip(self.nlev, self.S)]
         self.off = np.concatenate([[0], np.cumsum(self.q)]).astype(np.int64)
-        qt = int(self.off[-1])
-        rows, cols, vals = [], [], []
-        for k in range(self.K):
-            r, c, v = _blockdiag_to_coo(A.diag[k], int(self.off[k]))
-            rows.append(r); cols.append(c); vals.append(v)
-        for (i, j), B in A.offdiag.items():
-            r, c, v = _pairs_to_coo(B, int(self.off[i]), int(self.off[j]))
-            rows += [r, c]; cols += [c, r]; vals += [v, v]
-        self.AZZ = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                 shape=(qt, qt))
-        self.AZXy = np.vstack([F.T for F in A.fixed]) if self.K else np.zeros((0, self.p + 1))
+        self._set_values(A)
         # Λ pattern: full lower triangle of each template, repeated per level.
         lr, lc, self._lam_term, self._lam_pos = [], [], [], []
         for k in range(self.K):
@@ -76,12 +65,31 @@ class SparseCholesky:
             self._lam_term.append((ii, jj, self.nlev[k]))
         self._lam_rows = np.concatenate(lr) if lr else np.zeros(0, dtype=np.int64)
         self._lam_cols = np.concatenate(lc) if lc else np.zeros(0, dtype=np.int64)
-        self.qt = qt
+        self.qt = int(self.off[-1])
         pattern = self._M([np.tril(np.ones((S, S))) for S in self.S], absolute=True)
         self.factor_obj = analyze(pattern, mode="auto", ordering_method="default")
         self.LXX = np.empty((self.p + 1, self.p + 1), order="F")
         self.Lam: sp.csc_matrix | None = None
         self.ok = False
+
+    def _set_values(self, A: Any) -> None:
+        """(Re)build the sparse ``A_ZZ`` and dense ``A_Z,[X y]`` from the blocks of ``A``."""
+        qt = int(self.off[-1])
+        rows, cols, vals = [], [], []
+        for k in range(self.K):
+            r, c, v = _blockdiag_to_coo(A.diag[k], int(self.off[k]))
+            rows.append(r); cols.append(c); vals.append(v)
+        for (i, j), B in A.offdiag.items():
+            r, c, v = _pairs_to_coo(B, int(self.off[i]), int(self.off[j]))
+            rows += [r, c]; cols += [c, r]; vals += [v, v]
+        self.AZZ = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                 shape=(qt, qt))
+        self.AZXy = np.vstack([F.T for F in A.fixed]) if self.K else np.zeros((0, self.p + 1))
+
+    def reset_values(self, A: Any) -> None:
+        """Take new values of ``A`` with the same pattern (PIRLS reweighting)."""
+        self.A = A
+        self._set_values(A)
 
     def _lambda(self, templates: Sequence[np.ndarray]) -> sp.csc_matrix:
         data = np.concatenate([
@@ -113,8 +121,7 @@ class SparseCholesky:
         R = np.asarray(R)
         C = self.LXX
         C[:, :] = self.A.fixed_fixed - R.T @ R
-        _, info = lapack.dpotrf(C, lower=1, clean=1, overwrite_a=1)
-        self.ok = info == 0
+        self.ok = _potrf_fixed(C)
         return self.ok
 
     def logdet_zz(self) -> float:

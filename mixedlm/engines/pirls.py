@@ -1,0 +1,290 @@
+"""Penalized iteratively re-weighted least squares (PIRLS) on the blocked factor.
+
+For a GLMM with linear predictor ``η = Xβ + ZΛ_θ u + o`` and spherical random
+effects ``u ~ N(0, I)``, PIRLS finds the conditional mode
+
+    û = argmin_u  Σ_i d_i(y_i, μ_i(η_i)) + ‖u‖²
+
+(``d_i`` the family's deviance residuals), or jointly ``(β̂, û)`` for ``nAGQ = 0``.
+Each iteration uses the working weights ``w_i = a_i μ'(η_i)² / V(μ_i)`` (``a_i`` prior
+weights — binomial trials) and working response ``z_i = η_i − o_i + (y_i − μ_i)/μ'(η_i)``,
+rebuilds ``A = [Z X z]' W [Z X z]`` (``O(n)``, :class:`CrossProductBuilder`) and solves
+the penalized least-squares problem with the same blocked Cholesky as the linear
+model.  Steps are halved until the penalized deviance decreases.  Iterations
+start from ``u = 0`` (and the supplied β) at every call, so the objective is a
+deterministic function of its arguments.
+
+Like lme4, the factor ``L`` at convergence uses the expected (IRLS) weights, so
+``log|L|²`` in the Laplace approximation is lme4's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mixedlm.engines.lmm import make_factor
+from mixedlm.errors import MixedLMError
+
+
+class PirlsError(MixedLMError):
+    """PIRLS could not reduce the penalized deviance."""
+
+
+@dataclass
+class PirlsState:
+    """The converged PIRLS solution at given θ (and β).
+
+    Attributes
+    ----------
+    u : numpy.ndarray
+        Spherical conditional modes, stacked over terms (factorization order).
+    beta : numpy.ndarray
+        Fixed effects (given, or estimated for ``nAGQ = 0``).
+    eta, mu : numpy.ndarray
+        Linear predictor (offset included) and mean at the mode.
+    weights : numpy.ndarray
+        Working weights used by the final factorization.
+    ldL2 : float
+        ``log|L_ZZ|²`` of the final factorization.
+    dev : float
+        ``Σ d_i`` (sum of deviance residuals) at the mode.
+    neg2loglik : float
+        ``−2 Σ log p(y_i | μ_i)`` including normalizing constants.
+    iterations : int
+        PIRLS iterations used.
+    factor : object
+        The Cholesky engine holding the final factorization.
+    """
+
+    u: np.ndarray
+    beta: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    weights: np.ndarray
+    ldL2: float
+    dev: float
+    neg2loglik: float
+    iterations: int
+    factor: Any
+
+    @property
+    def sqrL(self) -> float:
+        """``‖u‖²``."""
+        return float(self.u @ self.u)
+
+    @property
+    def laplace(self) -> float:
+        """Laplace approximation to −2 log-likelihood: ``−2 log p(y|û) + ‖û‖² + log|L|²``."""
+        return self.neg2loglik + self.sqrL + self.ldL2
+
+
+class Pirls:
+    """PIRLS solver for one GLMM design.
+
+    Parameters
+    ----------
+    re : ReStructure
+        Random-effects terms.
+    X : numpy.ndarray
+        ``(n, p)`` fixed-effects matrix.
+    y : numpy.ndarray
+        Response (binomial: proportion of successes).
+    prior_weights : numpy.ndarray
+        ``a_i`` (binomial: number of trials; 1 otherwise unless given).
+    offset : numpy.ndarray
+        Known part of the linear predictor.
+    family : Family
+        Response distribution and link.
+    builder : CrossProductBuilder
+        Reused to rebuild ``A`` with new weights.
+    engine : str
+        Cholesky engine (``"auto"``, ``"blocked"``, ``"cholmod"``).
+    tol : float
+        Convergence: relative decrease of the penalized deviance below ``tol``.
+    maxit : int
+        Maximum iterations.
+    """
+
+    def __init__(self, re: Any, X: np.ndarray, y: np.ndarray, prior_weights: np.ndarray,
+                 offset: np.ndarray, family: Any, builder: Any, engine: str = "auto",
+                 tol: float = 1e-10, maxit: int = 100) -> None:
+        self.re = re
+        self.X = np.asfortranarray(X, dtype=np.float64)
+        self.y = np.asarray(y, dtype=np.float64)
+        self.a = np.asarray(prior_weights, dtype=np.float64)
+        self.offset = np.asarray(offset, dtype=np.float64)
+        self.family = family
+        self.builder = builder
+        self.engine = engine
+        self.tol = tol
+        self.maxit = maxit
+        self.n, self.p = self.X.shape
+        self.q = re.q
+        self._fac_u: Any = None
+        self._fac_b: Any = None
+        self._X0 = np.zeros((self.n, 0), order="F")
+
+    # ------------------------------------------------------------- helpers
+    def templates(self, theta: np.ndarray) -> list[np.ndarray]:
+        """``T_k(θ)`` for every term."""
+        return [t.template(theta) for t in self.re.terms]
+
+    def z_lambda_u(self, u: np.ndarray, templates: list[np.ndarray]) -> np.ndarray:
+        """Per-row ``Z Λ u``."""
+        out = np.zeros(self.n)
+        off = 0
+        for t, T in zip(self.re.terms, templates):
+            uk = u[off:off + t.q].reshape(t.nlev, t.S)
+            off += t.q
+            if t.S == 1:
+                out += t.Z[:, 0] * (T[0, 0] * uk[t.codes, 0])
+            else:
+                bk = uk @ T.T
+                out += np.einsum("ns,ns->n", t.Z, bk[t.codes])
+        return out
+
+    def _mu(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        link = self.family.link
+        return link.linkinv(eta), link.mu_eta(eta)
+
+    def _dev(self, mu: np.ndarray) -> float:
+        return float(np.sum(self.family.dev_resids(self.y, mu, self.a)))
+
+    def _working(self, eta: np.ndarray, mu: np.ndarray, mu_eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Working weights and working residual ``(y − μ)/μ'(η)``."""
+        var = self.family.variance(mu)
+        w = self.a * mu_eta * mu_eta / var
+        return w, (self.y - mu) / mu_eta
+
+    def _factor(self, which: str, A: Any) -> Any:
+        fac = self._fac_u if which == "u" else self._fac_b
+        if fac is None:
+            fac = make_factor(A, self.engine)
+            if which == "u":
+                self._fac_u = fac
+            else:
+                self._fac_b = fac
+        else:
+            fac.A = A
+            if hasattr(fac, "reset_values"):
+                fac.reset_values(A)
+        return fac
+
+    # ------------------------------------------------------------- solvers
+    def solve_u(self, theta: np.ndarray, beta: np.ndarray) -> PirlsState:
+        """Conditional modes ``û(θ, β)`` with β fixed (Laplace / AGQ objective)."""
+        T = self.templates(theta)
+        fixed_eta = self.X @ beta + self.offset
+        u = np.zeros(self.q)
+        eta = fixed_eta.copy()
+        mu, mu_eta = self._mu(eta)
+        pdev = self._dev(mu)
+        fac = None
+        w = np.empty(0)
+        it = 0
+        for it in range(1, self.maxit + 1):
+            w, wres = self._working(eta, mu, mu_eta)
+            A = self.builder.build(self._X0, (eta - fixed_eta) + wres, w)
+            fac = self._factor("u", A)
+            if not fac.factor(T):
+                raise PirlsError("PIRLS failed: the penalized weighted system is not positive definite "
+                                 "(working weights may have underflowed); try other starting values")
+            u_new = fac.solve_u(np.zeros(0))
+            step, accepted = 1.0, False
+            delta = u_new - u
+            for _ in range(30):
+                u_try = u + step * delta
+                eta_try = fixed_eta + self.z_lambda_u(u_try, T)
+                mu_try, mu_eta_try = self._mu(eta_try)
+                pdev_try = self._dev(mu_try) + float(u_try @ u_try)
+                if np.isfinite(pdev_try) and pdev_try <= pdev + float(u @ u) + 1e-10 * abs(pdev):
+                    accepted = True
+                    break
+                step *= 0.5
+            old = pdev + float(u @ u)
+            if not accepted:
+                if np.max(np.abs(delta)) < 1e-6 * (1.0 + np.max(np.abs(u))):
+                    break
+                raise PirlsError("PIRLS step-halving could not reduce the penalized deviance; the model may "
+                                 "be too complex for the data (try nAGQ=0, fewer random effects, or "
+                                 "rescaled covariates)")
+            u, eta, mu, mu_eta = u_try, eta_try, mu_try, mu_eta_try
+            pdev = pdev_try - float(u @ u)
+            if abs(old - pdev_try) <= self.tol * (abs(pdev_try) + 0.1) and step == 1.0:
+                break
+        else:
+            raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
+        return self._state(u, beta, eta, mu, w, fac, it)
+
+    def solve_beta_u(self, theta: np.ndarray, beta0: np.ndarray | None = None,
+                     eta0: np.ndarray | None = None) -> PirlsState:
+        """Joint ``(β̂, û)(θ)`` (the ``nAGQ = 0`` objective and the starting GLM fit).
+
+        Starts from ``u = 0`` and ``beta0`` — or, for the very first fit, from
+        the linear predictor ``eta0`` (the family's ``mustart``), accepting the first
+        step without a halving test, as R's ``glm.fit``.
+        """
+        T = self.templates(theta)
+        u = np.zeros(self.q)
+        if beta0 is not None:
+            beta = np.asarray(beta0, dtype=np.float64).copy()
+            eta = self.X @ beta + self.offset
+            first_free = False
+        else:
+            if eta0 is None:
+                eta0 = self.family.link.linkfun(self.family.mustart(self.y, self.a))
+            eta = np.asarray(eta0, dtype=np.float64).copy()
+            beta = np.zeros(self.p)
+            first_free = True
+        mu, mu_eta = self._mu(eta)
+        pdev = self._dev(mu) + float(u @ u)
+        fac = None
+        w = np.empty(0)
+        it = 0
+        for it in range(1, self.maxit + 1):
+            w, wres = self._working(eta, mu, mu_eta)
+            A = self.builder.build(self.X, eta - self.offset + wres, w)
+            fac = self._factor("b", A)
+            if not fac.factor(T):
+                raise PirlsError("PIRLS failed: X'WX is not positive definite at the working weights; "
+                                 "check for separation or collinear fixed effects")
+            LXX = fac.fixed_factor()
+            from scipy.linalg import lapack
+
+            RX = np.asfortranarray(np.tril(LXX[:self.p, :self.p]))
+            beta_new = lapack.dtrtrs(RX, LXX[self.p, :self.p].copy(), lower=1, trans=1)[0] if self.p else beta
+            u_new = fac.solve_u(beta_new)
+            db, du = beta_new - beta, u_new - u
+            step, accepted = 1.0, False
+            for _ in range(30):
+                b_try, u_try = beta + step * db, u + step * du
+                eta_try = self.X @ b_try + self.offset + self.z_lambda_u(u_try, T)
+                mu_try, mu_eta_try = self._mu(eta_try)
+                pdev_try = self._dev(mu_try) + float(u_try @ u_try)
+                if np.isfinite(pdev_try) and (first_free or pdev_try <= pdev + 1e-10 * abs(pdev)):
+                    accepted = True
+                    break
+                step *= 0.5
+            if not accepted:
+                if max(np.max(np.abs(du), initial=0.0), np.max(np.abs(db), initial=0.0)) < 1e-6:
+                    break
+                raise PirlsError("PIRLS step-halving could not reduce the penalized deviance; the model may "
+                                 "be too complex for the data or the fixed effects separate the response "
+                                 "(try removing the offending covariate)")
+            old = pdev
+            beta, u, eta, mu, mu_eta, pdev = b_try, u_try, eta_try, mu_try, mu_eta_try, pdev_try
+            if not first_free and abs(old - pdev) <= self.tol * (abs(pdev) + 0.1) and step == 1.0:
+                break
+            first_free = False
+        else:
+            raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
+        return self._state(u, beta, eta, mu, w, fac, it)
+
+    def _state(self, u: np.ndarray, beta: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray,
+               fac: Any, it: int) -> PirlsState:
+        ll = self.family.loglik(self.y, mu, self.a)
+        return PirlsState(u=u, beta=beta, eta=eta, mu=mu, weights=w, ldL2=fac.logdet_zz(),
+                          dev=self._dev(mu), neg2loglik=-2.0 * float(np.sum(ll)), iterations=it, factor=fac)

@@ -1,0 +1,264 @@
+"""Accessors shared by every fitted mixed model (linear and generalized).
+
+A fit is a converged θ and β plus the design they belong to; β̂, the conditional
+modes ``b`` and the covariance of β̂ are supplied by the subclass.  Everything
+here is lme4's vocabulary: ``fixef``, ``ranef``, ``coef``, ``VarCorr``,
+``ngrps``, ``isSingular``, ``predict``.  Nothing in here optimizes.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedlm.errors import DataError, MixedLMError
+
+
+class MixedModelFit:
+    """Base of :class:`~mixedlm.results.lmer_result.LmerFit` and :class:`~mixedlm.results.glmer_result.GlmerFit`.
+
+    Subclasses set ``setup`` (with ``frame``, ``fe``, ``re``), ``_theta``, ``_beta``,
+    ``_b`` (conditional modes per term, factorization order, ``(ℓ_k, S_k)``) and
+    implement ``_vcov_beta()``, ``_cond_var_terms()``, ``_varcorr_scale`` and
+    ``_linkinv``.
+    """
+
+    setup: Any
+    _theta: np.ndarray
+    _beta: np.ndarray
+    _b: list[np.ndarray]
+
+    # ------------------------------------------------------------ basic facts
+    @property
+    def theta(self) -> np.ndarray:
+        """Relative covariance parameters in lme4's order (``getME(fit, "theta")``)."""
+        return self._theta.copy()
+
+    @property
+    def theta_names(self) -> list[str]:
+        """lme4's names of the θ entries."""
+        return list(self.setup.re.theta_names)
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used in the fit."""
+        return int(self.setup.frame.y.shape[0])
+
+    @property
+    def formula(self) -> str:
+        """The model formula."""
+        return self.setup.frame.parsed.formula
+
+    def ngrps(self) -> dict[str, int]:
+        """Number of levels of each grouping factor (lme4's order)."""
+        out: dict[str, int] = {}
+        for blk in self.setup.re.blocks:
+            out.setdefault(blk.group, self.setup.re.terms[blk.term_index].nlev)
+        return out
+
+    def fixef(self) -> pd.Series:
+        """Fixed-effects estimates named as lme4 names them."""
+        return pd.Series(self._beta, index=self.setup.fe.names, name="Estimate")
+
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effects estimates."""
+        names = self.setup.fe.names
+        return pd.DataFrame(self._vcov_beta(), index=names, columns=names)
+
+    def _vcov_beta(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _cond_var_terms(self) -> list[np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def _varcorr_scale(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def _residual_sd(self) -> float | None:
+        """Residual SD shown in ``VarCorr`` (None for families without a scale parameter)."""
+        return self._varcorr_scale
+
+    def _linkinv(self, eta: np.ndarray) -> np.ndarray:
+        """Inverse link (identity for linear models)."""
+        return eta
+
+    # ------------------------------------------------------- random effects
+    def _groups_in_order(self) -> list[int]:
+        """Term indices (factorization order) in lme4's order of grouping factors."""
+        seen: list[int] = []
+        for blk in self.setup.re.blocks:
+            if blk.term_index not in seen:
+                seen.append(blk.term_index)
+        return seen
+
+    @cached_property
+    def _cond_var(self) -> list[np.ndarray]:
+        return self._cond_var_terms()
+
+    def ranef(self, condVar: bool = True) -> dict[str, pd.DataFrame]:
+        """Conditional modes of the random effects per grouping factor.
+
+        Returns
+        -------
+        dict
+            Grouping factor → DataFrame (levels × terms).  With ``condVar=True`` the
+            conditional covariance blocks ``Var(b_j | y, β̂, θ̂)`` — shape
+            ``(levels, S, S)``, σ² included, as lme4's ``attr(, "postVar")`` — are
+            attached as ``df.attrs["condVar"]``.
+        """
+        out: dict[str, pd.DataFrame] = {}
+        for k in self._groups_in_order():
+            t = self.setup.re.terms[k]
+            df = pd.DataFrame(self._b[k], index=pd.Index(t.levels, name=t.group), columns=list(t.colnames))
+            if condVar:
+                # lme4 reports conditional covariances per term: between separate terms on
+                # the same factor (e.g. from `||`) the entries are 0 in its postVar.
+                same_term = np.zeros((t.S, t.S), dtype=bool)
+                for blk in t.blocks:
+                    same_term[np.ix_(blk.columns, blk.columns)] = True
+                df.attrs["condVar"] = self._cond_var[k] * same_term
+            out[t.group] = df
+        return out
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Fixed plus random effects per level (lme4's ``coef``)."""
+        fe = self.fixef()
+        out: dict[str, pd.DataFrame] = {}
+        for g, re_df in self.ranef(condVar=False).items():
+            cols = list(fe.index) + [c for c in re_df.columns if c not in fe.index]
+            df = pd.DataFrame({c: np.full(len(re_df), fe.get(c, 0.0)) for c in cols}, index=re_df.index)
+            for c in re_df.columns:
+                df[c] = df[c] + re_df[c].to_numpy()
+            out[g] = df
+        return out
+
+    def VarCorr(self) -> Any:
+        """Estimated variances, standard deviations and correlations of the random effects."""
+        from mixedlm.results.varcorr import VarCorr, VarCorrGroup
+
+        groups = []
+        s2 = self._varcorr_scale ** 2
+        for blk in self.setup.re.blocks:
+            T = self.setup.re.terms[blk.term_index].template(self._theta)
+            cov = s2 * (T @ T.T)[np.ix_(blk.columns, blk.columns)]
+            groups.append(VarCorrGroup(group=blk.group, names=list(blk.names), cov=cov))
+        return VarCorr(groups, sigma=self._residual_sd)
+
+    def isSingular(self, tol: float = 1e-4) -> bool:
+        """True when a diagonal θ entry is below ``tol`` (a variance at or near zero), as lme4."""
+        lower = self.setup.re.lower
+        diag = np.isfinite(lower)
+        return bool(np.any(self._theta[diag] < tol))
+
+    # ----------------------------------------------------- per-row outputs
+    def _pad(self, values: np.ndarray, name: str) -> pd.Series:
+        """Per-row values as a Series: used rows only ("omit"/"fail"), or padded with NaN ("exclude")."""
+        frame = self.setup.frame
+        if frame.na_action == "exclude":
+            full = np.full(frame.n_input, np.nan)
+            full[frame.used_rows] = values
+            return pd.Series(full, index=frame.index, name=name)
+        return pd.Series(values, index=frame.index[frame.used_rows], name=name)
+
+    def _linear_predictor(self, include: set[str] | None = None) -> np.ndarray:
+        """``Xβ + offset + Σ_k Z_k b_k`` on the fitted rows (``include`` = groups, None = all)."""
+        eta = self.setup.fe.X @ self._beta + self.setup.frame.offset
+        for k, t in enumerate(self.setup.re.terms):
+            if include is not None and t.group not in include:
+                continue
+            eta = eta + np.einsum("ns,ns->n", t.Z, self._b[k][t.codes])
+        return eta
+
+    # ------------------------------------------------------------- predict
+    def _re_form_groups(self, re_form: Any) -> set[str] | None:
+        """Groups to include for ``re_form``: None → all, ``"~0"``/NA → none, a formula → its bars."""
+        if re_form is None:
+            return None
+        if isinstance(re_form, float) and math.isnan(re_form):
+            return set()
+        if not isinstance(re_form, str):
+            raise MixedLMError("re_form must be None, '~0' (or NA) or a formula of random-effects terms "
+                               "such as '~(1 | Subject)'")
+        text = re_form.strip()
+        if text.replace(" ", "") in ("~0", "NA", "~1", "0"):
+            return set()
+        from mixedlm.formula.parser import parse_formula
+
+        rhs = text[1:] if text.startswith("~") else text
+        parsed = parse_formula("y_ ~ " + rhs)
+        groups = {spec.group for spec in parsed.random}
+        known = {t.group for t in self.setup.re.terms}
+        unknown = groups - known
+        if unknown:
+            raise MixedLMError(f"re_form names grouping factors not in the model: {sorted(unknown)}; "
+                               f"the model has {sorted(known)}")
+        return groups
+
+    def predict(self, newdata: pd.DataFrame | None = None, type: str = "link", re_form: Any = None,
+                allow_new_levels: bool = False) -> pd.Series:
+        """Predictions on the fitted rows or on ``newdata``.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            New rows; re-materialized with the training levels, contrasts and
+            transform state.
+        type : {"link", "response"}
+            Linear predictor, or the mean ``g⁻¹(η)`` (identical for a linear mixed model).
+        re_form : None, "~0" or str
+            Random effects to include: all (None), none (``"~0"`` or NaN), or those
+            in a formula such as ``"~(1 | Subject)"``.
+        allow_new_levels : bool
+            Allow grouping levels absent from the fit; their random effects are 0
+            (population-level prediction for that term).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed like ``newdata`` (NaN where a row has missing predictors).
+        """
+        if type not in ("link", "response"):
+            raise MixedLMError(f"type must be 'link' or 'response', not {type!r}")
+        include = self._re_form_groups(re_form)
+        if newdata is None:
+            eta = self._linear_predictor(include)
+            return self._pad(self._linkinv(eta) if type == "response" else eta, "predict")
+        if not isinstance(newdata, pd.DataFrame):
+            raise DataError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+        from mixedlm.design.frame import newdata_frame
+
+        groups = [t.group for t in self.setup.re.terms] if include is None else sorted(include)
+        nd = newdata_frame(self.setup.frame.spec, newdata, include_random=groups,
+                           allow_new_levels=allow_new_levels)
+        X = np.asarray(nd.X, dtype=np.float64)[:, self.setup.fe.kept]
+        eta = X @ self._beta + np.asarray(nd.offset, dtype=np.float64)
+        term_of = {t.group: k for k, t in enumerate(self.setup.re.terms)}
+        col_used: dict[str, int] = {}
+        for blk in nd.re_blocks:
+            if blk.group not in term_of or (include is not None and blk.group not in include):
+                continue
+            k = term_of[blk.group]
+            start = col_used.get(blk.group, 0)
+            S = blk.Z.shape[1]
+            col_used[blk.group] = start + S
+            b = self._b[k][:, start:start + S]
+            codes = np.asarray(blk.codes)
+            known = codes >= 0
+            contrib = np.zeros(codes.shape[0])
+            contrib[known] = np.einsum("ns,ns->n", np.asarray(blk.Z)[known], b[codes[known]])
+            eta = eta + contrib
+        rows = getattr(nd, "rows", None)
+        if rows is not None and len(rows) == len(newdata) and np.asarray(rows).dtype == bool and eta.shape[0] != len(newdata):
+            full = np.full(len(newdata), np.nan)
+            full[np.asarray(rows)] = eta
+            eta = full
+        if type == "response":
+            eta = self._linkinv(eta)
+        return pd.Series(eta, index=newdata.index, name="predict")
+
