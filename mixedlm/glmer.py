@@ -1,0 +1,283 @@
+"""``glmer``: fit a generalized linear mixed model in lme4's stages.
+
+1. :func:`build_glmm` — formula + data → design (model frame, response and prior
+   weights for the family, rank-checked ``X``, random-effects structure, the
+   reusable cross-product builder);
+2. :func:`make_glmm_objective` — PIRLS and the deviance functions (``nAGQ = 0``,
+   Laplace, adaptive Gauss–Hermite);
+3. :func:`optimize_glmm` — lme4's two stages: θ with β inside PIRLS, then (θ, β)
+   on the Laplace / AGQ deviance;
+4. :func:`wrap_glmm` — the fitted-model object.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedlm.control import GlmerControl
+from mixedlm.design.crossprod import CrossProductBuilder
+from mixedlm.design.femat import FixedEffectsMatrix, build_fixed_effects
+from mixedlm.design.frame import ModelFrame, build_model_frame
+from mixedlm.design.reterm import ReStructure
+from mixedlm.engines.glmm import GlmmObjective, check_nagq
+from mixedlm.engines.pirls import Pirls
+from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
+from mixedlm.lmer import blas_threads, re_structure_from_frame
+from mixedlm.optim.optsummary import OptSummary
+from mixedlm.optim.registry import minimize
+
+
+@dataclass
+class GlmmSetup:
+    """Output of the design stage of a GLMM.
+
+    Attributes
+    ----------
+    frame : ModelFrame
+    fe : FixedEffectsMatrix
+    re : ReStructure
+    builder : CrossProductBuilder
+    y : numpy.ndarray
+        Response on the family's scale (binomial: proportion of successes).
+    prior_weights : numpy.ndarray
+        Binomial trials times any user weights; the user weights otherwise (1 by default).
+    family : Family
+    data_name : str or None
+    """
+
+    frame: ModelFrame
+    fe: FixedEffectsMatrix
+    re: ReStructure
+    builder: CrossProductBuilder
+    y: np.ndarray
+    prior_weights: np.ndarray
+    family: Any
+    data_name: str | None = None
+
+
+def resolve_family(family: Any) -> Any:
+    """A family instance from an instance, a family class, or R's name (``"binomial"``)."""
+    if isinstance(family, str):
+        from mixedlm import families as fams
+
+        table = {"binomial": fams.Binomial, "poisson": fams.Poisson, "gaussian": fams.Gaussian,
+                 "gamma": fams.Gamma, "inverse.gaussian": fams.InverseGaussian}
+        key = family.lower()
+        if key not in table:
+            raise MixedLMError(f"unknown family {family!r}; use one of {sorted(table)} or an instance "
+                               "such as mlm.families.Binomial(link='probit')")
+        return table[key]()
+    if isinstance(family, type):
+        return family()
+    if not hasattr(family, "link") or not hasattr(family, "dev_resids"):
+        raise MixedLMError(f"family must be a mixedlm family such as mlm.families.Binomial(), not {family!r}")
+    return family
+
+
+def build_glmm(formula: str, data: pd.DataFrame, family: Any, *, weights: Any = None, offset: Any = None,
+               na_action: str = "omit", data_name: str | None = None) -> GlmmSetup:
+    """Stage 1: formula, data and family → :class:`GlmmSetup` (all input checks happen here)."""
+    if not isinstance(formula, str):
+        raise MixedLMError(f"formula must be a string like 'y ~ x + (1 | g)', not {type(formula).__name__}")
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    family = resolve_family(family)
+    if family.has_scale:
+        raise MixedLMError(
+            f"glmer with the {family.name} family (a family with a scale parameter) is not supported yet; "
+            "binomial, Poisson and negative-binomial families are. For a Gaussian response use lmer()")
+    is_binomial = family.name == "binomial"
+    frame = build_model_frame(formula, data, weights=weights, offset=offset, na_action=na_action,
+                              allow_nlev_equal_nobs=True, binary_factor_ok=is_binomial)
+    name = frame.parsed.response or "response"
+    y = np.asarray(frame.y, dtype=np.float64)
+    w = np.ones_like(y) if frame.weights is None else np.asarray(frame.weights, dtype=np.float64)
+    if frame.trials is not None:
+        if not is_binomial:
+            raise DataError(f"the response {name!r} is a binomial (successes, trials) response but the "
+                            f"family is {family.name}; use family=mlm.families.Binomial()")
+        a = np.asarray(frame.trials, dtype=np.float64) * w
+    else:
+        a = w
+    family.validate_response(y, a, name)
+    if is_binomial or family.name == "poisson" or family.name.startswith("Negative Binomial"):
+        if np.all(y == 0):
+            raise DataError(f"the response {name!r} is 0 for every observation: there is nothing to model")
+        if is_binomial and np.all(y == 1):
+            raise DataError(f"the response {name!r} is 1 (success) for every observation: there is "
+                            "nothing to model")
+    fe = build_fixed_effects(frame.X, list(frame.X_names))
+    re = re_structure_from_frame(frame)
+    return GlmmSetup(frame=frame, fe=fe, re=re, builder=CrossProductBuilder(re.terms), y=y,
+                     prior_weights=a, family=family, data_name=data_name)
+
+
+def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl | None = None) -> GlmmObjective:
+    """Stage 2: PIRLS and the deviance functions; β starts from a GLM fit (θ = 0)."""
+    control = control or GlmerControl()
+    nAGQ = check_nagq(nAGQ, setup.re)
+    pirls = Pirls(setup.re, setup.fe.X, setup.y, setup.prior_weights, setup.frame.offset, setup.family,
+                  setup.builder, engine=control.engine, tol=control.pirls_tol, maxit=control.pirls_maxit)
+    glm = pirls.solve_beta_u(np.zeros(setup.re.n_theta))
+    return GlmmObjective(pirls, nAGQ, glm.beta)
+
+
+def _start(setup: GlmmSetup, start: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """User start: θ array, or dict with ``theta`` and/or ``fixef``."""
+    if start is None:
+        return None, None
+    theta = beta = None
+    if isinstance(start, dict):
+        unknown = set(start) - {"theta", "fixef"}
+        if unknown:
+            raise MixedLMError(f"start may have keys 'theta' and 'fixef', not {sorted(unknown)}")
+        theta, beta = start.get("theta"), start.get("fixef")
+    else:
+        theta = start
+    if theta is not None:
+        theta = np.asarray(theta, dtype=np.float64).ravel()
+        if theta.shape[0] != setup.re.n_theta:
+            raise MixedLMError(f"start has {theta.shape[0]} θ values but the model has {setup.re.n_theta} "
+                               f"({', '.join(setup.re.theta_names)})")
+    if beta is not None:
+        beta = np.asarray(beta, dtype=np.float64).ravel()
+        if beta.shape[0] != setup.fe.p:
+            raise MixedLMError(f"start['fixef'] has {beta.shape[0]} values but the model has {setup.fe.p} "
+                               f"fixed effects ({', '.join(setup.fe.names)})")
+    return theta, beta
+
+
+def _warn_unconverged(opt: OptSummary, stage: str) -> None:
+    if not opt.converged:
+        warnings.warn(
+            f"{stage}: optimizer {opt.optimizer} stopped without convergence ({opt.message}) after "
+            f"{opt.feval} evaluations; try GlmerControl(maxfun=...) with a larger limit, another optimizer, "
+            "or rescaling covariates", ConvergenceWarning, stacklevel=4)
+
+
+def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerControl | None = None,
+                  start: Any = None) -> tuple[OptSummary | None, OptSummary | None]:
+    """Stage 3: lme4's two optimization stages.
+
+    Stage 1 minimizes the ``nAGQ = 0`` deviance over θ (β from PIRLS).  For
+    ``nAGQ ≥ 1`` stage 2 then minimizes the Laplace / AGQ deviance over (θ, β)
+    from stage 1's solution.  Returns ``(stage1, stage2)`` summaries (either may
+    be None when skipped).
+    """
+    control = control or GlmerControl()
+    re = setup.re
+    theta0, beta0 = _start(setup, start)
+    theta_start = theta0 if theta0 is not None else re.default_start()
+    if beta0 is not None:
+        objective.beta_start = beta0
+    opt1 = None
+    if objective.nAGQ == 0 or control.nAGQ0initStep:
+        name = control.stage_optimizer(1)
+        opt1 = minimize(objective.deviance_theta, theta_start, re.lower, optimizer=name,
+                        keep_log=control.keep_log, **control.settings_for(name))
+        _warn_unconverged(opt1, "nAGQ=0 stage")
+        theta_start = np.array(opt1.final)
+        if beta0 is None:
+            beta0 = objective.state_theta(theta_start).beta
+    if objective.nAGQ == 0:
+        return opt1, None
+    if beta0 is None:
+        beta0 = objective.beta_start
+    par0 = np.concatenate([theta_start, beta0])
+    lower = np.concatenate([re.lower, np.full(setup.fe.p, -np.inf)])
+    name = control.stage_optimizer(2)
+    opt2 = minimize(objective.deviance, par0, lower, optimizer=name, keep_log=control.keep_log,
+                    **control.settings_for(name))
+    _check_boundary(objective, opt2, lower, control.boundary_tol)
+    _warn_unconverged(opt2, "Laplace/AGQ stage" if objective.nAGQ else "")
+    return opt1, opt2
+
+
+def _check_boundary(objective: GlmmObjective, opt: OptSummary, lower: np.ndarray, tol: float) -> None:
+    """Set θ entries within ``tol`` of a zero bound to 0 when that does not increase the deviance."""
+    if tol <= 0:
+        return
+    par = np.array(opt.final)
+    for i in np.flatnonzero(np.isfinite(lower)):
+        if 0 < par[i] - lower[i] < tol:
+            trial = par.copy()
+            trial[i] = lower[i]
+            f = objective.deviance(trial)
+            if f <= opt.fmin:
+                par, opt.fmin = trial, f
+    opt.final = par.tolist()
+
+
+def wrap_glmm(setup: GlmmSetup, objective: GlmmObjective, opt1: OptSummary | None, opt2: OptSummary | None,
+              control: GlmerControl | None = None) -> "GlmerFit":
+    """Stage 4: the fitted-model object (with lme4's singular-fit message)."""
+    from mixedlm.results.glmer_result import GlmerFit
+
+    control = control or GlmerControl()
+    fit = GlmerFit(setup=setup, objective=objective, opt_stage1=opt1, opt=opt2, control=control)
+    if fit.isSingular() and control.check_conv_singular != "ignore":
+        msg = "boundary (singular) fit: see help('isSingular')"
+        if control.check_conv_singular == "stop":
+            raise MixedLMError(msg)
+        from mixedlm.errors import SingularFitMessage
+
+        warnings.warn(msg, SingularFitMessage, stacklevel=3)
+    fit.warn_separation()
+    return fit
+
+
+def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, weights: Any = None,
+          offset: Any = None, na_action: str = "omit", control: GlmerControl | None = None, start: Any = None,
+          data_name: str | None = None) -> "GlmerFit":
+    """Fit a generalized linear mixed model by maximum likelihood, as lme4's ``glmer``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula. Binomial responses: 0/1 (or a factor, first level = failure),
+        ``cbind(successes, failures)``, or ``successes / trials``.
+    data : pandas.DataFrame
+    family : Family, optional
+        ``mlm.families.Binomial()`` (default), ``Poisson()``, ``NegativeBinomial(theta)``, …
+    nAGQ : int
+        0: β inside PIRLS, θ optimized alone (fast, approximate); 1: Laplace
+        (default); > 1: adaptive Gauss–Hermite quadrature with that many points per
+        dimension — for a single grouping factor, scalar or vector-valued term.
+    weights, offset : array-like or str, optional
+        Prior weights (binomial: multiply the trials) and a known offset added to
+        any ``offset()`` in the formula.
+    na_action : {"omit", "exclude", "fail"}
+    control : GlmerControl, optional
+    start : array-like or dict, optional
+        θ, or ``{"theta": ..., "fixef": ...}``.
+    data_name : str, optional
+        Name shown as ``Data:`` in the summary.
+
+    Returns
+    -------
+    GlmerFit
+    """
+    control = control or GlmerControl()
+    if family is None:
+        from mixedlm import families as fams
+
+        family = fams.Binomial()
+    family = resolve_family(family)
+    if family.name == "gaussian" and family.link.name == "identity":
+        from mixedlm.lmer import lmer
+
+        warnings.warn("glmer() with the Gaussian family and identity link is a linear mixed model; "
+                      "fitting it with lmer(REML=False) — call lmer() directly", UserWarning, stacklevel=2)
+        return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action,
+                    data_name=data_name)
+    setup = build_glmm(formula, data, family, weights=weights, offset=offset, na_action=na_action,
+                       data_name=data_name)
+    with blas_threads(control.blas_threads):
+        objective = make_glmm_objective(setup, nAGQ=nAGQ, control=control)
+        opt1, opt2 = optimize_glmm(objective, setup, control=control, start=start)
+        return wrap_glmm(setup, objective, opt1, opt2, control=control)

@@ -1,0 +1,110 @@
+"""Collect the numbers lme4's ``summary()`` prints from a fitted model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mixedlm.results.summary import SummaryData, convergence_messages, format_summary
+
+
+class FitSummary:
+    """Summary of a mixed-model fit; ``str()`` prints lme4's layout.
+
+    Attributes
+    ----------
+    data : SummaryData
+        The numbers shown (coefficient table in ``data.coef``, variance components
+        in ``data.varcorr``).
+    """
+
+    def __init__(self, data: SummaryData) -> None:
+        self.data = data
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """The fixed-effects table."""
+        return self.data.coef
+
+    def __str__(self) -> str:
+        return format_summary(self.data).rstrip("\n")
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython
+        p.text(str(self))
+
+
+def fit_messages(fit: Any, opt: Any) -> list[str]:
+    """lme4's closing lines: optimizer status (only when something is to report), then messages."""
+    msgs: list[str] = []
+    if fit.isSingular():
+        msgs.append("boundary (singular) fit: see help('isSingular')")
+    code = 0 if opt is None or opt.converged else opt.return_code
+    message = None if opt is None else opt.message
+    name = "none" if opt is None else opt.optimizer
+    return convergence_messages(name, code, message, msgs, [])
+
+
+def _coef_and_corr(fit: Any, glmm: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
+    fe = fit.fixef()
+    V = fit.vcov().to_numpy()
+    se = np.sqrt(np.diag(V))
+    est = fe.to_numpy()
+    if glmm:
+        z = est / se
+        coef = pd.DataFrame({"Estimate": est, "Std. Error": se, "z value": z,
+                             "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z))}, index=fe.index)
+    else:
+        coef = pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=fe.index)
+    corr = V / np.outer(se, se) if len(se) > 1 else None
+    return coef, corr
+
+
+def lmer_summary(fit: Any) -> FitSummary:
+    """Build the summary of a fitted linear mixed model."""
+    coef, corr = _coef_and_corr(fit, glmm=False)
+    resid = fit.residuals(type="pearson", scaled=True).to_numpy()
+    resid = resid[np.isfinite(resid)]
+    data = SummaryData(
+        kind="lmer", reml=fit.REML, method_title=None, family=None, link=None,
+        formula=fit.formula, data_name=fit.setup.data_name,
+        weights_name="weights" if fit.setup.frame.weights is not None else None,
+        offset_name=None, control_line=None,
+        REMLcrit=fit.REMLcrit() if fit.REML else None,
+        AIC=fit.AIC(), BIC=fit.BIC(), logLik=fit.logLik(), deviance=fit.deviance(),
+        df_resid=fit.df_residual, scaled_residuals=resid, varcorr=fit.VarCorr(), nobs=fit.nobs,
+        ngrps=fit.ngrps(), coef=coef, vcov_corr=corr, messages=fit_messages(fit, fit.opt),
+    )
+    return FitSummary(data)
+
+
+def glmer_summary(fit: Any) -> FitSummary:
+    """Build the summary of a fitted generalized linear mixed model.
+
+    The AIC/BIC/logLik/deviance line shows our commensurate −2 log-likelihood
+    (for ``nAGQ > 1`` lme4 prints a value without the family's normalizing
+    constant; ``fit.logLik(kind="lme4")`` gives that one).
+    """
+    coef, corr = _coef_and_corr(fit, glmm=True)
+    resid = fit.residuals(type="pearson").to_numpy()
+    resid = resid[np.isfinite(resid)]
+    fam = fit.family
+    nb_theta = getattr(fam, "theta", None) if fam.name.startswith("Negative Binomial") else None
+    data = SummaryData(
+        kind="glmer", reml=False, method_title=("Laplace Approximation" if fit.nAGQ == 1
+                                                else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {fit.nAGQ}"),
+        family=fam.name if nb_theta is None else "Negative Binomial", link=fam.link.name,
+        formula=fit.formula, data_name=fit.setup.data_name,
+        weights_name="weights" if fit.setup.frame.weights is not None else None,
+        offset_name=None, control_line=None, REMLcrit=None,
+        AIC=fit.AIC(), BIC=fit.BIC(), logLik=fit.logLik(), deviance=-2.0 * fit.logLik(),
+        df_resid=fit.df_residual, scaled_residuals=resid, varcorr=fit.VarCorr(), nobs=fit.nobs,
+        ngrps=fit.ngrps(), coef=coef, vcov_corr=corr, messages=fit_messages(fit, fit.opt or fit.opt_stage1),
+        nb_theta=nb_theta,
+    )
+    return FitSummary(data)
