@@ -1,12 +1,13 @@
 """mixedlm: linear and generalized linear mixed models with lme4's formulas and numbers.
 
-``import mixedlm as mlm``; ``mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())``.
+``import mixedlm as mlm``; ``mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())``;
+``mlm.glmer("incidence / size ~ period + (1 | herd)", mlm.load_cbpp(), family=mlm.families.Binomial())``.
 """
 
 from __future__ import annotations
 
-from mixedlm import errors
-from mixedlm.control import LmerControl
+from mixedlm import errors, families
+from mixedlm.control import GlmerControl, LmerControl
 from mixedlm.datasets import (
     load_cbpp,
     load_dyestuff,
@@ -18,6 +19,7 @@ from mixedlm.datasets import (
     load_sleepstudy,
 )
 from mixedlm.errors import DataError, FormulaError, MixedLMError
+from mixedlm.glmer import glmer, glmer_nb
 from mixedlm.lmer import lmer
 
 __version__ = "0.1.0.dev0"
@@ -44,7 +46,8 @@ def isSingular(model, tol: float = 1e-4) -> bool:
 
 
 __all__ = [
-    "errors", "DataError", "FormulaError", "MixedLMError", "LmerControl", "lmer",
+    "errors", "families", "DataError", "FormulaError", "MixedLMError", "LmerControl", "GlmerControl",
+    "lmer", "glmer", "glmer_nb",
     "fixef", "ranef", "VarCorr", "isSingular",
     "load_cbpp", "load_dyestuff", "load_dyestuff2", "load_grouseticks", "load_insteval",
     "load_pastes", "load_penicillin", "load_sleepstudy",
