@@ -20,6 +20,7 @@ from mixedlm.datasets import (
 )
 from mixedlm.errors import DataError, FormulaError, MixedLMError
 from mixedlm.glmer import glmer, glmer_nb
+from mixedlm.inference import checkConv, confint
 from mixedlm.lmer import lmer
 
 __version__ = "0.1.0.dev0"
@@ -47,7 +48,7 @@ def isSingular(model, tol: float = 1e-4) -> bool:
 
 __all__ = [
     "errors", "families", "DataError", "FormulaError", "MixedLMError", "LmerControl", "GlmerControl",
-    "lmer", "glmer", "glmer_nb",
+    "lmer", "glmer", "glmer_nb", "checkConv", "confint",
     "fixef", "ranef", "VarCorr", "isSingular",
     "load_cbpp", "load_dyestuff", "load_dyestuff2", "load_grouseticks", "load_insteval",
     "load_pastes", "load_penicillin", "load_sleepstudy",

@@ -150,6 +150,12 @@ class MixedModelFit:
             groups.append(VarCorrGroup(group=blk.group, names=list(blk.names), cov=cov))
         return VarCorr(groups, sigma=self._residual_sd)
 
+    def confint(self, parm: Any = None, level: float = 0.95, method: str = "Wald") -> pd.DataFrame:
+        """Confidence intervals (Wald for now); see :func:`mixedlm.inference.confint`."""
+        from mixedlm.inference.confint import confint
+
+        return confint(self, parm=parm, level=level, method=method)
+
     def isSingular(self, tol: float = 1e-4) -> bool:
         """True when a diagonal θ entry is below ``tol`` (a variance at or near zero), as lme4."""
         lower = self.setup.re.lower

@@ -1,0 +1,156 @@
+"""Convergence checks at the optimum (lme4's ``checkConv``), from the objective's derivatives.
+
+For a GLMM the gradient and Hessian of the stage-2 deviance over (θ, β) come from
+the fit (central differences, lme4's ``deriv12``); for an LMM they are computed
+here on the profiled criterion over θ, which has only a few parameters.  Checks:
+
+* scaled gradient ``H⁻¹ g`` (the Newton step still to take): its largest absolute
+  component must be below ``tol_grad`` (lme4: 0.002); the message names the
+  parameter.  Parameters on a zero lower bound whose gradient points outward
+  (``g ≥ 0``) satisfy the optimality conditions and are left out.
+* Hessian eigenvalues (interior parameters): a negative one means a saddle or
+  maximum; a huge ratio of largest to smallest means a nearly unidentifiable model.
+* singular fit (a variance at zero).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class ConvergenceCheck:
+    """Result of :func:`checkConv`.
+
+    Attributes
+    ----------
+    ok : bool
+        No problem found (a singular fit alone is reported in ``messages`` but keeps ``ok``).
+    messages : list of str
+        What was found, with advice.
+    gradient : numpy.ndarray
+        Gradient of the objective at the optimum (parameters in ``names`` order).
+    scaled_gradient : numpy.ndarray
+        ``H⁻¹ g`` over the interior parameters (NaN where not computed).
+    hessian_eigenvalues : numpy.ndarray
+        Eigenvalues of the Hessian over the interior parameters.
+    names : list of str
+        Parameter names (θ in lme4's names, then fixed effects for GLMMs).
+    singular : bool
+        Whether the fit is singular.
+    """
+
+    ok: bool
+    messages: list[str] = field(default_factory=list)
+    gradient: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scaled_gradient: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hessian_eigenvalues: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    names: list[str] = field(default_factory=list)
+    singular: bool = False
+
+    def __str__(self) -> str:
+        if not self.messages:
+            return "converged: no problems found"
+        return "\n".join(self.messages)
+
+
+def _central_derivatives(f: Any, x: np.ndarray, delta: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Central finite-difference gradient and Hessian (lme4's ``deriv12`` scheme)."""
+    P = x.shape[0]
+    f0 = f(x)
+    g = np.empty(P)
+    H = np.empty((P, P))
+    for i in range(P):
+        e = np.zeros(P)
+        e[i] = delta
+        fp, fm = f(x + e), f(x - e)
+        g[i] = (fp - fm) / (2 * delta)
+        H[i, i] = (fp - 2 * f0 + fm) / delta ** 2
+        for j in range(i):
+            ej = np.zeros(P)
+            ej[j] = delta
+            H[i, j] = H[j, i] = (f(x + e + ej) - f(x + e - ej) - f(x - e + ej) + f(x - e - ej)) / (4 * delta ** 2)
+    return g, H
+
+
+def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) -> ConvergenceCheck:
+    """Check the optimum of a fitted model (see module docstring for the tests made).
+
+    Parameters
+    ----------
+    fit : LmerFit or GlmerFit
+    tol_grad : float
+        Largest acceptable scaled-gradient component (lme4's ``check.conv.grad`` tol 0.002).
+    tol_eigen_ratio : float
+        Largest acceptable ratio of Hessian eigenvalues.
+
+    Returns
+    -------
+    ConvergenceCheck
+    """
+    re = fit.setup.re
+    lower = re.lower
+    if hasattr(fit, "derivs"):  # GLMM
+        names = list(re.theta_names) + list(fit.setup.fe.names)
+        if fit.derivs is None:
+            if fit.opt is None:  # nAGQ = 0: optimum over θ only
+                x = fit.theta
+                g, H = _central_derivatives(fit.objective.deviance_theta, x)
+                names = list(re.theta_names)
+            else:
+                g, H = fit.objective.hessian(fit._par)
+                x = fit._par
+        else:
+            g, H = fit.derivs["gradient"], fit.derivs["Hessian"]
+            x = fit._par
+        lower = np.concatenate([lower, np.full(len(names) - len(lower), -np.inf)])[:len(names)]
+        opt = fit.opt or fit.opt_stage1
+    else:
+        names = list(re.theta_names)
+        x = fit.theta
+        obj = fit.objective
+        g, H = _central_derivatives(lambda th: obj.criterion(th, reml=obj.reml), x)
+        opt = fit.opt
+
+    messages: list[str] = []
+    singular = bool(fit.isSingular())
+    on_bound = np.isfinite(lower) & (x - lower < 1e-6)
+    interior = ~(on_bound & (g >= -tol_grad))
+    gi, Hi = g[interior], H[np.ix_(interior, interior)]
+    scaled = np.full(len(names), np.nan)
+    eig = np.linalg.eigvalsh(Hi) if Hi.size else np.zeros(0)
+    ok = True
+    if not opt.converged:
+        ok = False
+        messages.append(f"the optimizer ({opt.optimizer}) did not report convergence: {opt.message}; "
+                        "increase maxfun or try another optimizer (allFit)")
+    if Hi.size:
+        if np.any(eig <= 0):
+            ok = False
+            k = int(np.sum(eig <= 0))
+            messages.append(f"Model failed to converge: degenerate Hessian with {k} negative eigenvalue(s); "
+                            "the optimum is a saddle point or the model is overparameterized — simplify the "
+                            "random effects or check for collinear fixed effects")
+        else:
+            s = np.linalg.solve(Hi, gi)
+            scaled[interior] = s
+            worst = int(np.argmax(np.abs(s)))
+            if abs(s[worst]) > tol_grad:
+                ok = False
+                name = [n for n, keep in zip(names, interior) if keep][worst]
+                messages.append(f"Model failed to converge with max|scaled grad| = {abs(s[worst]):.3g} "
+                                f"(tol = {tol_grad}, component {name!r}); refit from the current estimates "
+                                "(start=...), rescale covariates, or try other optimizers (allFit)")
+            ratio = eig.max() / eig.min()
+            if ratio > tol_eigen_ratio:
+                ok = False
+                messages.append(f"Model is nearly unidentifiable: large eigenvalue ratio {ratio:.3g}; "
+                                "rescale covariates or simplify the model")
+    if singular:
+        messages.append("boundary (singular) fit: a variance is estimated as 0 (or a correlation as ±1); "
+                        "consider simplifying the random effects (see isSingular)")
+    return ConvergenceCheck(ok=ok, messages=messages, gradient=np.asarray(g), scaled_gradient=scaled,
+                            hessian_eigenvalues=eig, names=names, singular=singular)
