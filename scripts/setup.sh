@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mixedlm set-up: one script, two jobs (see README.md).
 #
-#   bash scripts/setup.sh          # main job: set up, then fit the sleepstudy example
+#   bash scripts/setup.sh          # main job: set up, then run the cbpp GLMM tutorial
 #   bash scripts/setup.sh test     # test job: set up (with test extras), then run pytest
 #   bash scripts/setup.sh setup    # set up only
 #
@@ -182,8 +182,8 @@ say "set-up done in $((SECONDS - START)) s"
 # --- 4. the job ---------------------------------------------------------------------------
 case "$JOB" in
     run)
-        say "running examples/sleepstudy.py"
-        exec "$VENV/bin/python" examples/sleepstudy.py
+        say "running examples/cbpp_tutorial.py"
+        exec "$VENV/bin/python" examples/cbpp_tutorial.py
         ;;
     test)
         say "running the test suite: python -m pytest $*"

@@ -115,7 +115,7 @@ def test_nagq0_and_laplace_and_agq_are_commensurate():
 
 
 def test_tutorial_runs_verbatim(capsys):
-    runpy.run_path(str(HERE.parent / "docs" / "examples" / "cbpp_tutorial.py"))
+    runpy.run_path(str(HERE.parent / "examples" / "cbpp_tutorial.py"))
     out = capsys.readouterr().out
     assert "Adaptive" in out and "nAGQ = 10" in out and "period2" in out
     assert out.strip().endswith("True")

@@ -1,6 +1,6 @@
 """The cbpp tutorial (docs/glmer.md): a binomial GLMM with adaptive Gauss-Hermite quadrature.
 
-Run with ``bash scripts/setup.sh`` (the main job) or ``.venv/bin/python docs/examples/cbpp_tutorial.py``.
+Run with ``bash scripts/setup.sh`` (the main job) or ``.venv/bin/python examples/cbpp_tutorial.py``.
 In R:  summary(glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, binomial, nAGQ = 10))
 """
 
