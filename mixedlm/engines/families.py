@@ -37,7 +37,10 @@ Gaussian families, with R's dispersion estimate as ``scale``):
 * gaussian: ``log dnorm(y; μ, sd = √(φ/w))`` — the weight is a precision weight here, as in
   R's ``gaussian()$aic``.
 
-Rows with weight 0 contribute 0.  :meth:`Family.aic` computes R's ``family$aic`` value.
+Rows with weight 0 contribute 0.  :meth:`Family.aic` computes R's ``family$aic`` value; lme4's
+glmer objective uses exactly that quantity (``glmResp$aic()``, with ``φ = dev/Σw`` re-estimated
+from the conditional deviance), so for families with a scale lme4's Laplace deviance is
+``aic + log|L|² + ‖u‖²`` rather than ``−2 Σ loglik`` at a fixed φ.
 For binomial, Poisson and negative binomial, ``dev_resids == −2 (loglik − saturated_loglik)``;
 for Gamma, inverse Gaussian and Gaussian the same holds after multiplying by ``φ``.
 
@@ -51,13 +54,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from decimal import Context, Decimal
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from mixedlm.engines.links import DOUBLE_EPS, Link, make_link
+from mixedlm.engines.links import Link, make_link
 from mixedlm.errors import DataError, MixedLMError
 
 __all__ = [
@@ -84,30 +88,38 @@ def _weights(wt: ArrayLike | None, like: np.ndarray) -> np.ndarray:
     return np.broadcast_to(_f64(wt), like.shape)
 
 
-def _bd0(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+def _bd0(x: ArrayLike, m: ArrayLike) -> np.ndarray:
     """Loader's deviance term ``bd0(x, m) = x log(x/m) + m − x ≥ 0`` (``0 log 0 = 0``).
 
     For ``|x − m| < 0.1 (x + m)`` it is summed as the series
     ``(x − m) v + 2x Σ_{j≥1} v^{2j+1}/(2j+1)``, ``v = (x − m)/(x + m)``, which follows from
-    ``log(x/m) = log((1+v)/(1−v)) = 2 Σ_{j≥0} v^{2j+1}/(2j+1)``; with ``v² < 0.01`` twelve
-    terms reach double precision.  This avoids the cancellation of the direct formula
-    when ``x ≈ m``.
+    ``log(x/m) = log((1+v)/(1−v)) = 2 Σ_{j≥0} v^{2j+1}/(2j+1)``.  Relative to the leading
+    term the j-th term is at most ``2|v|^{2j−1}/(2j+1)``; with ``|v| < 0.1`` the terms
+    after ``j = 8`` are below 10⁻¹⁸.  This avoids the cancellation of the direct formula
+    when ``x ≈ m``; the series is evaluated only on those entries.
     """
     x, m = np.broadcast_arrays(_f64(x), _f64(m))
+    shape = x.shape
+    x = x.ravel()
+    m = m.ravel()
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        direct = np.where(x == 0.0, m, x * np.log(x / m) + m - x)
-        s = x + m
-        close = np.abs(x - m) < 0.1 * s
-        if not np.any(close):
-            return direct
-        v = np.where(close, (x - m) / s, 0.0)
-        v2 = v * v
-        term = 2.0 * x * v
-        series = (x - m) * v
-        for j in range(1, 13):
-            term = term * v2
-            series = series + term / (2 * j + 1)
-    return np.where(close, series, direct)
+        d = x - m
+        out = x * np.log(x / m) - d
+        z = np.flatnonzero(x == 0.0)
+        if z.size:  # 0 log 0 = 0 (also for m = 0): bd0(0, m) = m
+            out[z] = m[z]
+        idx = np.flatnonzero(np.abs(d) < 0.1 * (x + m))
+        if idx.size:
+            xs, ds = x[idx], d[idx]
+            v = ds / (xs + m[idx])
+            v2 = v * v
+            term = 2.0 * xs * v
+            acc = ds * v
+            for j in range(1, 9):
+                term = term * v2
+                acc = acc + term / (2 * j + 1)
+            out[idx] = acc
+    return out.reshape(shape)
 
 
 #: Coefficients of Stirling's series for log Γ(n+1) − [(n+½) log n − n + ½ log 2π]:
@@ -115,54 +127,139 @@ def _bd0(x: np.ndarray, m: np.ndarray) -> np.ndarray:
 _STIRLING = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0, 1.0 / 1188.0)
 
 
-def _stirlerr(n: np.ndarray) -> np.ndarray:
+def _stirlerr_exact_table(nmax: int = 15) -> np.ndarray:
+    """``stirlerr(0..nmax)`` at the integers, from 40-digit decimal arithmetic.
+
+    ``stirlerr(0) = 0`` by convention (never used).  Direct double evaluation at small
+    integers would carry an absolute error of ~10⁻¹⁵ from ``log n!``.
+    """
+    ctx = Context(prec=40)
+    two_pi = ctx.multiply(Decimal(2), Decimal(_PI_40))
+    half_log_2pi = ctx.multiply(Decimal("0.5"), ctx.ln(two_pi))
+    out = [0.0]
+    log_fact = Decimal(0)
+    for n in range(1, nmax + 1):
+        dn = Decimal(n)
+        log_fact = ctx.add(log_fact, ctx.ln(dn))
+        val = ctx.subtract(ctx.add(ctx.subtract(log_fact, ctx.multiply(dn + Decimal("0.5"),
+                                                                       ctx.ln(dn))), dn),
+                           half_log_2pi)
+        out.append(float(val))
+    return np.array(out)
+
+
+#: π to 40 significant digits.
+_PI_40 = "3.141592653589793238462643383279502884197"
+
+_STIRLERR_TABLE = _stirlerr_exact_table()
+
+
+def _stirlerr(n: ArrayLike) -> np.ndarray:
     """Error of Stirling's formula, ``log Γ(n+1) − (n+½) log n + n − ½ log 2π`` (``n > 0``).
 
-    Evaluated directly for ``n ≤ 15`` (where the terms are small) and by the asymptotic
-    series ``Σ_k c_k / n^{2k−1}`` beyond, where direct evaluation would cancel.
+    For ``n > 15`` the asymptotic series ``Σ_k c_k / n^{2k−1}`` is used (next term below
+    2·10⁻¹⁶ at n = 15), where direct evaluation would cancel; integers up to 15 come
+    from a table computed in high precision, other ``n ≤ 15`` from ``gammaln`` directly.
     """
     n = _f64(n)
+    shape = n.shape
+    n = n.ravel()
+    out = np.empty_like(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        direct = special.gammaln(n + 1.0) - (n + 0.5) * np.log(n) + n - 0.5 * _LOG_2PI
-        inv2 = 1.0 / (n * n)
-        acc = np.zeros_like(n)
-        for c in reversed(_STIRLING):
-            acc = c + acc * inv2
-        series = acc / n
-    return np.where(n > 15.0, series, direct)
+        ib = np.flatnonzero(n > 15.0)
+        if ib.size:
+            nb = n[ib]
+            inv2 = 1.0 / (nb * nb)
+            acc = np.zeros_like(nb)
+            for c in reversed(_STIRLING):
+                acc = c + acc * inv2
+            out[ib] = acc / nb
+        small = ~(n > 15.0)
+        integer = small & (n == np.floor(n)) & (n >= 0.0)
+        ii = np.flatnonzero(integer)
+        if ii.size:
+            out[ii] = _STIRLERR_TABLE[n[ii].astype(np.intp)]
+        io = np.flatnonzero(small & ~integer)
+        if io.size:
+            ns = n[io]
+            out[io] = special.gammaln(ns + 1.0) - (ns + 0.5) * np.log(ns) + ns - 0.5 * _LOG_2PI
+    return out.reshape(shape)
 
 
-def _log_dbinom_raw(k: np.ndarray, n: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+def _log_dbinom_raw(k: ArrayLike, n: ArrayLike, p: ArrayLike, q: ArrayLike) -> np.ndarray:
     """``log[Γ(n+1)/(Γ(k+1)Γ(n−k+1)) pᵏ q^{n−k}]`` with ``q = 1 − p`` given separately.
 
     Works for non-integer ``k, n`` (needed by the negative binomial and Gamma
     densities).  Interior points use ``stirlerr(n) − stirlerr(k) − stirlerr(n−k)
     − bd0(k, np) − bd0(n−k, nq) + ½ log(n / (2π k (n−k)))``; the edges ``k = 0`` and
-    ``k = n`` are ``n log q`` and ``n log p``; ``n = 0`` gives 0; ``k`` outside
-    ``[0, n]`` gives −∞.
+    ``k = n`` are ``n log q`` and ``n log p`` (via ``log1p`` of the smaller of ``p, q``);
+    ``n = 0`` gives 0; ``k`` outside ``[0, n]`` gives −∞.  Each case is evaluated only on
+    its own entries (Bernoulli data never reach the interior formula).
     """
     k, n, p, q = np.broadcast_arrays(_f64(k), _f64(n), _f64(p), _f64(q))
+    shape = k.shape
+    k, n, p, q = k.ravel(), n.ravel(), p.ravel(), q.ravel()
+    out = np.full(k.shape, -np.inf)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        nk = n - k
-        interior = (
-            _stirlerr(n) - _stirlerr(k) - _stirlerr(nk)
-            - _bd0(k, n * p) - _bd0(nk, n * q)
-            + 0.5 * (np.log(n) - _LOG_2PI - np.log(k) - np.log(nk))
-        )
-        interior = np.where((p <= 0.0) | (q <= 0.0), -np.inf, interior)
-        at0 = np.where(n == 0.0, 0.0, n * np.log(q))
-        atn = np.where(n == 0.0, 0.0, n * np.log(p))
-        out = np.where(k == 0.0, at0, np.where(k == n, atn, interior))
-        out = np.where((k < 0.0) | (k > n), -np.inf, out)
-    return out
+        e0 = k == 0.0
+        en = (k == n) & ~e0
+        for mask, a, b in ((e0, p, q), (en, q, p)):  # n log b, with a = 1 − b
+            if np.any(mask):
+                nn, aa, bb = n[mask], a[mask], b[mask]
+                val = nn * np.where(aa < 0.5, np.log1p(-aa), np.log(bb))
+                out[mask] = np.where(nn == 0.0, 0.0, val)
+        inner = np.flatnonzero((k > 0.0) & (k < n))
+        if inner.size:
+            ki, ni, pi, qi = k[inner], n[inner], p[inner], q[inner]
+            nk = ni - ki
+            val = (_stirlerr(ni) - _stirlerr(ki) - _stirlerr(nk)
+                   - _bd0(ki, ni * pi) - _bd0(nk, ni * qi)
+                   + 0.5 * (np.log(ni) - _LOG_2PI - np.log(ki) - np.log(nk)))
+            out[inner] = np.where((pi <= 0.0) | (qi <= 0.0), -np.inf, val)
+        nan = np.isnan(k) | np.isnan(n) | np.isnan(p) | np.isnan(q)
+        if np.any(nan):
+            out[nan] = np.nan
+    return out.reshape(shape)
 
 
-def _log_dpois(x: np.ndarray, lam: np.ndarray) -> np.ndarray:
+def _log_dpois(x: ArrayLike, lam: ArrayLike) -> np.ndarray:
     """``log(λˣ e^{−λ} / Γ(x+1)) = −stirlerr(x) − bd0(x, λ) − ½ log(2πx)``; ``−λ`` at ``x = 0``."""
     x, lam = np.broadcast_arrays(_f64(x), _f64(lam))
+    shape = x.shape
+    x, lam = x.ravel(), lam.ravel()
+    out = -lam
+    pos = np.flatnonzero(x != 0.0)
+    if pos.size:
+        xp = x[pos]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[pos] = -_stirlerr(xp) - _bd0(xp, lam[pos]) - 0.5 * (_LOG_2PI + np.log(xp))
+    return out.reshape(shape)
+
+
+def _binomial_unit_deviance(y: ArrayLike, mu: ArrayLike) -> np.ndarray:
+    """``bd0(y, μ) + bd0(1−y, 1−μ) = y log(y/μ) + (1−y) log((1−y)/(1−μ))`` (half the unit deviance).
+
+    The linear parts of the two ``bd0`` terms cancel.  Entries with ``y = 1`` reduce to
+    ``−log μ`` and with ``y = 0`` to ``−log1p(−μ)``, evaluated directly (the common
+    Bernoulli case costs one logarithm per row); only ``0 < y < 1`` goes through ``bd0``.
+    """
+    y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
+    shape = y.shape
+    y, mu = y.ravel(), mu.ravel()
+    out = np.empty_like(y)
+    one = y == 1.0
+    zero = y == 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        pos = -_stirlerr(x) - _bd0(x, lam) - 0.5 * (_LOG_2PI + np.log(x))
-    return np.where(x == 0.0, -lam, pos)
+        # gather/scatter: faster than masked ufuncs (``where=``), which lose SIMD
+        i1 = np.flatnonzero(one)
+        out[i1] = -np.log(mu[i1])
+        i0 = np.flatnonzero(zero)
+        out[i0] = -np.log1p(-mu[i0])
+        mid = np.flatnonzero(~(one | zero))
+        if mid.size:
+            ym, mm = y[mid], mu[mid]
+            out[mid] = _bd0(ym, mm) + _bd0(1.0 - ym, 1.0 - mm)
+    return out.reshape(shape)
 
 
 def r_format_number(x: float, digits: int = 7) -> str:
@@ -476,20 +573,37 @@ class Binomial(Family):
         """``2w[bd0(y, μ) + bd0(1−y, 1−μ)]``, i.e. ``2w[y log(y/μ) + (1−y) log((1−y)/(1−μ))]``.
 
         The two forms are equal because the linear parts of ``bd0`` cancel; the ``bd0``
-        form is exact at ``y = μ`` and finite at ``y ∈ {0, 1}``.
+        form is exact at ``y = μ`` and finite at ``y ∈ {0, 1}`` (``−2w log μ`` at ``y = 1``,
+        ``−2w log1p(−μ)`` at ``y = 0``).
         """
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
         w = _weights(wt, y)
-        return 2.0 * w * (_bd0(y, mu) + _bd0(1.0 - y, 1.0 - mu))
+        return 2.0 * w * _binomial_unit_deviance(y, mu)
 
     def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
                scale: float = 1.0) -> np.ndarray:
-        """``log dbinom(round(w y), round(w), μ)``; 0 for rows with ``w = 0``."""
+        """``log dbinom(s, n, μ)``, ``n = round(w)``, ``s = round(w y)``; 0 for rows with ``w = 0``.
+
+        Evaluated as ``log dbinom(s, n, s/n) − n[bd0(s/n, μ) + bd0(1−s/n, 1−μ)]`` (the
+        saturated term is 0 unless ``0 < s < n``), which is exact algebra and costs one
+        logarithm per Bernoulli row.
+        """
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
         w = _weights(wt, y)
         n = np.round(w)
         k = np.round(w * y)
-        ll = _log_dbinom_raw(k, n, mu, 1.0 - mu)
+        live = n > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            yy = np.where(live, k / np.where(live, n, 1.0), 0.0)
+            ll = -n * _binomial_unit_deviance(yy, mu)
+        inner = np.flatnonzero((k > 0) & (k < n))
+        if inner.size:
+            ki, ni = k.ravel()[inner], n.ravel()[inner]
+            sat = _log_dbinom_raw(ki, ni, ki / ni, (ni - ki) / ni)
+            ll = ll.ravel()
+            ll[inner] += sat
+            ll = ll.reshape(y.shape)
+        ll = np.where((k < 0) | (k > n), -np.inf, ll)
         return np.where(w > 0, ll, 0.0)
 
     def mustart(self, y: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
@@ -1042,7 +1156,7 @@ class QuasiFamily(Family):
             if v == "constant":
                 return w * r * r
             if v == "mu(1-mu)":
-                return 2.0 * w * (_bd0(y, mu) + _bd0(1.0 - y, 1.0 - mu))
+                return 2.0 * w * _binomial_unit_deviance(y, mu)
             if v == "mu":
                 return 2.0 * w * _bd0(y, mu)
             if v == "mu^2":
