@@ -171,3 +171,17 @@ def test_separation_warns_with_coefficient_name():
     d["y"] = np.where(d.x == 1, 1.0, (rng.random(100) < 0.3).astype(float))
     with pytest.warns(mlm.errors.ConvergenceWarning, match=r"'x'.*separated"):
         mlm.glmer("y ~ x + (1 | g)", d)
+
+
+@pytest.mark.parametrize("nAGQ", [0, 1, 9])
+def test_zero_variance_deviance_equals_plain_glm(nAGQ):
+    # R 4.2.2: logLik(glm(cbind(incidence, size - incidence) ~ period, cbpp, family = binomial))
+    glm_loglik = -99.0291994894
+    glm_coef = [-1.26902348937, -1.17076272514, -1.30140533386, -1.78227863534]
+    from mixedlm.glmer import build_glmm, make_glmm_objective
+
+    setup = build_glmm(CBPP, mlm.load_cbpp(), mlm.families.Binomial())
+    obj = make_glmm_objective(setup, nAGQ=nAGQ)
+    np.testing.assert_allclose(obj.beta_start, glm_coef, rtol=1e-9)
+    value = obj.deviance_theta(np.array([0.0])) if nAGQ == 0 else obj.deviance(np.r_[0.0, glm_coef])
+    np.testing.assert_allclose(-0.5 * value, glm_loglik, atol=1e-8)
