@@ -37,6 +37,22 @@ def sparse_syrk_upper(colptr, rows, vals, C):  # pragma: no cover - compiled
     nlev_r = m // Sr if Sr > 0 else 0
     panel = max(1, 32768 // max(1, m * Sr))
     cursor = colptr[:ncol].copy()
+    if Sr == 1 and Sc == 1:
+        v = vals[:, 0, 0]
+        for p0 in range(0, nlev_r, panel):
+            p1 = p0 + panel
+            for c in range(ncol):
+                start = colptr[c]
+                stop = colptr[c + 1]
+                a = cursor[c]
+                while a < stop and rows[a] < p1:
+                    ra = rows[a]
+                    va = v[a]
+                    for b in range(start, a + 1):
+                        C[rows[b], ra] -= va * v[b]
+                    a += 1
+                cursor[c] = a
+        return
     for p0 in range(0, nlev_r, panel):
         p1 = p0 + panel
         for c in range(ncol):
