@@ -88,10 +88,10 @@ def build_glmm(formula: str, data: pd.DataFrame, family: Any, *, weights: Any = 
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     family = resolve_family(family)
-    if family.has_scale:
-        raise MixedLMError(
-            f"glmer with the {family.name} family (a family with a scale parameter) is not supported yet; "
-            "binomial, Poisson and negative-binomial families are. For a Gaussian response use lmer()")
+    if family.name.startswith("quasi"):
+        raise MixedLMError("quasi families have no likelihood, so glmer cannot fit them by maximum likelihood "
+                           "(lme4 refuses them too); use a family with a likelihood, e.g. Poisson() or "
+                           "NegativeBinomial(theta) for overdispersed counts")
     is_binomial = family.name == "binomial"
     frame = build_model_frame(formula, data, weights=weights, offset=offset, na_action=na_action,
                               allow_nlev_equal_nobs=True, binary_factor_ok=is_binomial)

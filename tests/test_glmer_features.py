@@ -185,3 +185,29 @@ def test_zero_variance_deviance_equals_plain_glm(nAGQ):
     np.testing.assert_allclose(obj.beta_start, glm_coef, rtol=1e-9)
     value = obj.deviance_theta(np.array([0.0])) if nAGQ == 0 else obj.deviance(np.r_[0.0, glm_coef])
     np.testing.assert_allclose(-0.5 * value, glm_loglik, atol=1e-8)
+
+
+def gamma_data() -> pd.DataFrame:
+    d = pd.read_csv(HERE / "data" / "gamma_groups.csv")
+    d["g"] = d["g"].astype("category")
+    return d
+
+
+@pytest.mark.parametrize("key, family", [
+    ("gamma_log", mlm.families.Gamma(link="log")),
+    ("inverse_gaussian_log", mlm.families.InverseGaussian(link="log")),
+    ("gaussian_log", mlm.families.Gaussian(link="log")),
+])
+def test_families_with_scale(key, family):
+    ref = EXTRA[key]
+    m = mlm.glmer("y ~ x + (1 | g)", gamma_data(), family=family)
+    check(m, ref)
+    np.testing.assert_allclose(m.sigma, ref["sigma"], rtol=1e-3)
+    vc = m.VarCorr().as_dataframe()
+    assert list(vc.grp) == ["g", "Residual"]
+    assert "t value" in str(m.summary()) and "Residual" in str(m.summary())
+
+
+def test_quasi_family_refused():
+    with pytest.raises(mlm.MixedLMError, match=r"quasi families have no likelihood"):
+        mlm.glmer("y ~ x + (1 | g)", gamma_data(), family=mlm.families.QuasiFamily("mu^2", link="log"))

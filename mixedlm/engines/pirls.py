@@ -52,11 +52,14 @@ class PirlsState:
     dev : float
         ``Σ d_i`` (sum of deviance residuals) at the mode.
     neg2loglik : float
-        ``−2 Σ log p(y_i | μ_i)`` including normalizing constants.
+        ``−2 Σ log p(y_i | μ_i)`` including normalizing constants; for families with a
+        scale parameter R's ``family$aic`` with ``φ = dev / Σw`` (lme4's choice).
     iterations : int
         PIRLS iterations used.
     factor : object
         The Cholesky engine holding the final factorization.
+    wrss : float
+        Pearson statistic ``Σ a_i (y_i − μ_i)² / V(μ_i)`` (lme4's ``wrss``).
     """
 
     u: np.ndarray
@@ -69,6 +72,7 @@ class PirlsState:
     neg2loglik: float
     iterations: int
     factor: Any
+    wrss: float = float("nan")
 
     @property
     def sqrL(self) -> float:
@@ -285,6 +289,12 @@ class Pirls:
 
     def _state(self, u: np.ndarray, beta: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray,
                fac: Any, it: int) -> PirlsState:
-        ll = self.family.loglik(self.y, mu, self.a)
+        dev = self._dev(mu)
+        if self.family.has_scale:
+            # lme4: R's family$aic with the dispersion re-estimated as dev / Σw (includes its +2)
+            neg2ll = float(self.family.aic(self.y, mu, self.a, dev))
+        else:
+            neg2ll = -2.0 * float(np.sum(self.family.loglik(self.y, mu, self.a)))
+        pearson = float(np.sum(self.a * (self.y - mu) ** 2 / self.family.variance(mu)))
         return PirlsState(u=u, beta=beta, eta=eta, mu=mu, weights=w, ldL2=fac.logdet_zz(),
-                          dev=self._dev(mu), neg2loglik=-2.0 * float(np.sum(ll)), iterations=it, factor=fac)
+                          dev=dev, neg2loglik=neg2ll, iterations=it, factor=fac, wrss=pearson)

@@ -57,7 +57,9 @@ def _coef_and_corr(fit: Any, glmm: bool) -> tuple[pd.DataFrame, np.ndarray | Non
     est = fe.to_numpy()
     if glmm:
         z = est / se
-        coef = pd.DataFrame({"Estimate": est, "Std. Error": se, "z value": z,
+        # lme4 labels the ratio "t value" for families with a scale parameter (p-value still normal)
+        label = "t value" if fit.family.has_scale else "z value"
+        coef = pd.DataFrame({"Estimate": est, "Std. Error": se, label: z,
                              "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z))}, index=fe.index)
     else:
         coef = pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=fe.index)

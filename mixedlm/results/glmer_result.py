@@ -67,16 +67,20 @@ class GlmerFit(MixedModelFit):
 
     @property
     def sigma(self) -> float:
-        """1.0: binomial, Poisson and negative-binomial families have no scale parameter."""
-        return 1.0
+        """Residual scale: 1.0 for binomial, Poisson and negative binomial; otherwise lme4's
+        ``sqrt(pwrss / n)`` with ``pwrss`` = Pearson statistic + ``‖û‖²``."""
+        if not self.family.has_scale:
+            return 1.0
+        return math.sqrt((self._state.wrss + self._state.sqrL) / self.nobs)
 
     @property
     def _varcorr_scale(self) -> float:
-        return 1.0
+        # lme4 scales the random-effects covariance by σ² for families with a scale parameter
+        return self.sigma
 
     @property
     def _residual_sd(self) -> float | None:
-        return None
+        return self.sigma if self.family.has_scale else None
 
     def _linkinv(self, eta: np.ndarray) -> np.ndarray:
         return self.family.link.linkinv(eta)
@@ -131,7 +135,7 @@ class GlmerFit(MixedModelFit):
 
     # ------------------------------------------------------ likelihoods
     def _df(self) -> int:
-        return self.setup.fe.p + self.setup.re.n_theta
+        return self.setup.fe.p + self.setup.re.n_theta + (1 if self.family.has_scale else 0)
 
     def logLik(self, kind: str = "marginal") -> float:
         """Log-likelihood (Laplace / AGQ approximation) at the estimates.
