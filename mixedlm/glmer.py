@@ -281,7 +281,24 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
     with blas_threads(control.blas_threads):
         objective = make_glmm_objective(setup, nAGQ=nAGQ, control=control)
         opt1, opt2 = optimize_glmm(objective, setup, control=control, start=start)
-        return wrap_glmm(setup, objective, opt1, opt2, control=control)
+        fit = wrap_glmm(setup, objective, opt1, opt2, control=control)
+    fit.call = {"function": "glmer", "formula": formula, "data": data, "family": family, "nAGQ": nAGQ,
+                "weights": weights, "offset": offset, "na_action": na_action, "control": control,
+                "start": start, "data_name": data_name}
+    return fit
+
+
+def with_response(setup: GlmmSetup, response: np.ndarray) -> GlmmSetup:
+    """The same design with a new response (on the family's scale; binomial: proportions).
+
+    Prior weights (binomial trials) are kept; the response is validated for the family.
+    """
+    y_new = np.asarray(response, dtype=np.float64).ravel()
+    if y_new.shape[0] != setup.y.shape[0]:
+        raise DataError(f"the new response has {y_new.shape[0]} values; the model was fitted to "
+                        f"{setup.y.shape[0]} observations")
+    setup.family.validate_response(y_new, setup.prior_weights, "new response")
+    return replace(setup, y=y_new, frame=replace(setup.frame, y=y_new))
 
 
 def _nb_theta_ml(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
@@ -353,5 +370,8 @@ def glmer_nb(formula: str, data: pd.DataFrame, nAGQ: int = 1, weights: Any = Non
         o1, o2 = optimize_glmm(obj, setup, control=replace(control, nAGQ0initStep=False), start=last)
         fit = wrap_glmm(setup, obj, o1, o2, control=control)
     fit.nb_theta_history = history
+    fit.call = {"function": "glmer_nb", "formula": formula, "data": data, "nAGQ": nAGQ, "weights": weights,
+                "offset": offset, "na_action": na_action, "control": control, "link": link,
+                "data_name": data_name}
     return fit
 

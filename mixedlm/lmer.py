@@ -16,14 +16,14 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
 from mixedlm.control import LmerControl
-from mixedlm.design.crossprod import CrossProducts, build_crossproducts
+from mixedlm.design.crossprod import CrossProductBuilder, CrossProducts
 from mixedlm.design.femat import FixedEffectsMatrix, build_fixed_effects
 from mixedlm.design.frame import ModelFrame, build_model_frame
 from mixedlm.design.reterm import ReStructure, TermInput, build_re_structure
@@ -49,6 +49,8 @@ class LmmSetup:
         Blocks of ``[Z X y]' W [Z X y]`` with ``y`` = response − offset.
     y : numpy.ndarray
         Response minus offset.
+    builder : CrossProductBuilder
+        Rebuilds ``A`` for a new response or weights without re-deriving the pattern.
     data_name : str or None
         Name printed as ``Data:`` in the summary.
     """
@@ -58,6 +60,7 @@ class LmmSetup:
     re: ReStructure
     A: CrossProducts
     y: np.ndarray
+    builder: CrossProductBuilder
     data_name: str | None = None
 
 
@@ -115,9 +118,28 @@ def build_lmm(formula: str, data: pd.DataFrame, *, weights: Any = None, offset: 
     n = y.shape[0]
     if n <= fe.p:
         raise DataError(f"{n} observations are not enough for {fe.p} fixed-effect coefficients")
-    A = build_crossproducts(re.terms, fe.X, y, frame.weights)
+    builder = CrossProductBuilder(re.terms)
+    A = builder.build(fe.X, y, frame.weights)
     _check_response_varies(A, frame.parsed.response)
-    return LmmSetup(frame=frame, fe=fe, re=re, A=A, y=y, data_name=data_name)
+    return LmmSetup(frame=frame, fe=fe, re=re, A=A, y=y, builder=builder, data_name=data_name)
+
+
+def with_response(setup: LmmSetup, response: np.ndarray) -> LmmSetup:
+    """The same design with a new response vector (rows as fitted); only ``A`` is recomputed.
+
+    Used by ``refit``, simulation-based inference and the bootstrap: nothing is re-parsed.
+    """
+    y_new = np.asarray(response, dtype=np.float64).ravel()
+    if y_new.shape[0] != setup.y.shape[0]:
+        raise DataError(f"the new response has {y_new.shape[0]} values; the model was fitted to "
+                        f"{setup.y.shape[0]} observations")
+    if not np.all(np.isfinite(y_new)):
+        raise DataError("the new response contains NaN or infinite values")
+    frame = replace(setup.frame, y=y_new)
+    y = y_new - frame.offset
+    A = setup.builder.build(setup.fe.X, y, frame.weights)
+    _check_response_varies(A, frame.parsed.response)
+    return replace(setup, frame=frame, y=y, A=A)
 
 
 def _check_response_varies(A: CrossProducts, name: str | None) -> None:
@@ -254,4 +276,8 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     with blas_threads(control.blas_threads):
         objective = make_lmm_objective(setup, REML=REML, control=control)
         opt = optimize_lmm(objective, setup, control=control, start=start)
-        return wrap_lmm(setup, objective, opt, control=control)
+        fit = wrap_lmm(setup, objective, opt, control=control)
+    fit.call = {"function": "lmer", "formula": formula, "data": data, "REML": REML, "weights": weights,
+                "offset": offset, "na_action": na_action, "control": control, "start": start,
+                "data_name": data_name}
+    return fit

@@ -156,6 +156,18 @@ class MixedModelFit:
 
         return confint(self, parm=parm, level=level, method=method)
 
+    def refit(self, newresp: Any) -> "MixedModelFit":
+        """Refit to a new response with the same design; see :func:`mixedlm.inference.refit.refit`."""
+        from mixedlm.inference.refit import refit
+
+        return refit(self, newresp)
+
+    def update(self, formula: str | None = None, **changes: Any) -> "MixedModelFit":
+        """Refit with changed arguments (R's ``update``); see :func:`mixedlm.inference.refit.update`."""
+        from mixedlm.inference.refit import update
+
+        return update(self, formula=formula, **changes)
+
     def isSingular(self, tol: float = 1e-4) -> bool:
         """True when a diagonal θ entry is below ``tol`` (a variance at or near zero), as lme4."""
         lower = self.setup.re.lower
