@@ -334,6 +334,56 @@ class BlockedCholesky:
         x, info = lapack.dtrtrs(self.Ldiag[k], rhs, lower=0, trans=0)
         return x
 
+    def joint_quad_form(self, aZ: np.ndarray, aX: np.ndarray) -> np.ndarray:
+        """Column-wise ``aᵀ M⁻¹ a`` for ``a = [aZ; aX]``, ``M = [[Λ'Z'WZΛ + I, Λ'Z'WX], [X'WZΛ, X'WX]]``.
+
+        ``M = L Lᵀ`` with ``L = [[L_ZZ, 0], [L_XZ, L_XX]]`` (the factor without the
+        response row), so the value is ``‖L⁻¹ a‖²``: a blocked forward solve.
+
+        Parameters
+        ----------
+        aZ : numpy.ndarray
+            ``(q, m)`` random-effects part (stacked over terms in factorization order).
+        aX : numpy.ndarray
+            ``(p, m)`` fixed-effects part.
+        """
+        p = self.p
+        m = aZ.shape[1]
+        offs = np.concatenate([[0], np.cumsum(self.q)]).astype(np.int64)
+        V: list[np.ndarray] = []
+        total = np.zeros(m)
+        for k in range(self.K):
+            R = np.array(aZ[offs[k]:offs[k + 1]], dtype=np.float64, order="F")
+            if k == 0:
+                Rb = R.reshape(self.nlev[0], self.S[0], m)
+                Vk = np.matmul(self.inv00, Rb).reshape(self.q[0], m)
+            else:
+                R -= self._pairs_csr(k) @ V[0]
+                for j in range(1, k):
+                    R -= self.Loff[(k, j)] @ V[j]
+                Vk = self._solve_lower(k, R)
+            V.append(Vk)
+            total += np.einsum("qm,qm->m", Vk, Vk)
+        if p:
+            RX = np.asfortranarray(np.tril(self.LXX[:p, :p]))
+            rhs = np.array(aX, dtype=np.float64, order="F")
+            for k in range(self.K):
+                rhs -= self.LX[k][:p, :] @ V[k]
+            vX = lapack.dtrtrs(RX, rhs, lower=1, trans=0)[0]
+            total += np.einsum("pm,pm->m", vX, vX)
+        return total
+
+    def _pairs_csr(self, i: int) -> Any:
+        """``L_i0`` as a SciPy CSR matrix (``q_i × q_0``)."""
+        import scipy.sparse as sp
+
+        B = self.Lsp[i]
+        nnz, Sr, Sc = B.values.shape
+        col = self.col_of_block[i]
+        r = (B.rows[:, None, None] * Sr + np.arange(Sr)[None, :, None]) + np.zeros((1, 1, Sc), dtype=np.int64)
+        c = (col[:, None, None] * Sc + np.arange(Sc)[None, None, :]) + np.zeros((1, Sr, 1), dtype=np.int64)
+        return sp.csr_matrix((B.values.ravel(), (r.ravel(), c.ravel())), shape=(self.q[i], self.q[0]))
+
     def cond_cov_blocks(self, k: int, chunk: int = 2048) -> np.ndarray:
         """Diagonal blocks of ``(L_ZZ L_ZZᵀ)⁻¹`` for term ``k``, shape ``(ℓ_k, S_k, S_k)``.
 

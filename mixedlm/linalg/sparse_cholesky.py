@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import lapack
+
 from mixedlm.linalg.blocked_cholesky import _potrf_fixed
 from mixedlm.linalg.storage import PairBlock
 
@@ -119,6 +121,7 @@ class SparseCholesky:
         self._rhs = rhs
         R = self.factor_obj.solve_L(self.factor_obj.apply_P(rhs), use_LDLt_decomposition=False)
         R = np.asarray(R)
+        self._R = R
         C = self.LXX
         C[:, :] = self.A.fixed_fixed - R.T @ R
         self.ok = _potrf_fixed(C)
@@ -137,6 +140,23 @@ class SparseCholesky:
         p = self.p
         b = self._rhs[:, p] - self._rhs[:, :p] @ beta
         return np.asarray(self.factor_obj(b)).ravel()
+
+    def joint_quad_form(self, aZ: np.ndarray, aX: np.ndarray) -> np.ndarray:
+        """Column-wise ``aᵀ M⁻¹ a`` for the joint (random, fixed) system; see the blocked engine.
+
+        With ``P M_ZZ Pᵀ = L Lᵀ`` (CHOLMOD) and ``R = L⁻¹ P Λ'Z'W[X y]``:
+        ``v_Z = L⁻¹ P a_Z`` and ``v_X = L_XX⁻¹ (a_X − R_Xᵀ v_Z)``.
+        """
+        p = self.p
+        vZ = np.asarray(self.factor_obj.solve_L(self.factor_obj.apply_P(np.asarray(aZ, dtype=np.float64)),
+                                                use_LDLt_decomposition=False))
+        total = np.einsum("qm,qm->m", vZ, vZ)
+        if p:
+            RX = np.asfortranarray(np.tril(self.LXX[:p, :p]))
+            rhs = np.asfortranarray(np.asarray(aX, dtype=np.float64) - self._R[:, :p].T @ vZ)
+            vX = lapack.dtrtrs(RX, rhs, lower=1, trans=0)[0]
+            total += np.einsum("pm,pm->m", vX, vX)
+        return total
 
     def cond_cov_blocks(self, k: int, chunk: int = 2048) -> np.ndarray:
         """Diagonal blocks ``(ℓ_k, S_k, S_k)`` of ``(Λ'AΛ + I)⁻¹`` for term ``k``."""

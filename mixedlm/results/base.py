@@ -218,9 +218,59 @@ class MixedModelFit:
                                f"the model has {sorted(known)}")
         return groups
 
+    def _prediction_rows(self, newdata: pd.DataFrame | None, include: set[str] | None,
+                         allow_new_levels: bool) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]],
+                                                          np.ndarray | None]:
+        """Design rows for prediction: ``X``, offset, per included term ``(k, codes, Z)`` and usable rows.
+
+        ``codes`` is −1 for a grouping level not seen in the fit; ``Z`` has the
+        amalgamated term's ``S`` columns.  ``usable`` is None for the fitted rows.
+        """
+        terms = self.setup.re.terms
+        if newdata is None:
+            X, off = self.setup.fe.X, self.setup.frame.offset
+            parts = [(k, t.codes, t.Z) for k, t in enumerate(terms) if include is None or t.group in include]
+            return X, off, parts, None
+        if not isinstance(newdata, pd.DataFrame):
+            raise DataError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+        from mixedlm.design.frame import newdata_frame
+
+        groups = [t.group for t in terms] if include is None else sorted(include)
+        nd = newdata_frame(self.setup.frame.spec, newdata, include_random=groups,
+                           allow_new_levels=allow_new_levels)
+        X = np.asarray(nd.X, dtype=np.float64)[:, self.setup.fe.kept]
+        off = np.asarray(nd.offset, dtype=np.float64)
+        m = X.shape[0]
+        term_of = {t.group: k for k, t in enumerate(terms)}
+        Zs: dict[int, np.ndarray] = {}
+        codes_of: dict[int, np.ndarray] = {}
+        col_used: dict[str, int] = {}
+        for blk in nd.re_blocks:
+            if blk.group not in term_of or (include is not None and blk.group not in include):
+                continue
+            k = term_of[blk.group]
+            start = col_used.get(blk.group, 0)
+            S = blk.Z.shape[1]
+            col_used[blk.group] = start + S
+            Zk = Zs.setdefault(k, np.zeros((m, terms[k].S)))
+            Zk[:, start:start + S] = np.asarray(blk.Z, dtype=np.float64)
+            codes_of[k] = np.asarray(blk.codes, dtype=np.int64)
+        parts = [(k, codes_of[k], np.nan_to_num(Zs[k])) for k in sorted(Zs)]
+        return X, off, parts, np.asarray(nd.rows, dtype=bool)
+
+    @property
+    def _prediction_scale2(self) -> float:
+        """σ² multiplying ``M⁻¹`` in prediction variances (1 for families without a scale)."""
+        return self._varcorr_scale ** 2
+
+    def _joint_factor(self) -> Any:  # pragma: no cover - abstract
+        """A Cholesky engine factored at the estimates for the joint (random, fixed) system."""
+        raise NotImplementedError
+
     def predict(self, newdata: pd.DataFrame | None = None, type: str = "link", re_form: Any = None,
-                allow_new_levels: bool = False) -> pd.Series:
-        """Predictions on the fitted rows or on ``newdata``.
+                allow_new_levels: bool = False, se_fit: bool = False, interval: str | None = None,
+                level: float = 0.95) -> pd.Series | pd.DataFrame:
+        """Predictions on the fitted rows or on ``newdata``, optionally with standard errors and intervals.
 
         Parameters
         ----------
@@ -235,48 +285,120 @@ class MixedModelFit:
         allow_new_levels : bool
             Allow grouping levels absent from the fit; their random effects are 0
             (population-level prediction for that term).
+        se_fit : bool
+            Also return standard errors (column ``se_fit``).
+        interval : {None, "confidence", "prediction"}
+            Add ``lwr`` / ``upr`` columns at ``level``.
+        level : float
+            Interval coverage.
 
         Returns
         -------
-        pandas.Series
-            Indexed like ``newdata`` (NaN where a row has missing predictors).
+        pandas.Series or pandas.DataFrame
+            The predictions (Series), or a DataFrame with ``fit``, ``se_fit`` and, with
+            ``interval``, ``lwr`` / ``upr`` — indexed like ``newdata`` (NaN where a row
+            has missing predictors).
+
+        Notes
+        -----
+        What the standard error includes, for the target ``η = xᵀβ + zᵀb`` (terms in
+        ``re_form`` only): with ``a = [Λᵀz; x]`` and the joint mixed-model matrix
+        ``M = [[Λ'Z'WZΛ + I, Λ'Z'WX], [X'WZΛ, X'WX]]`` at the estimates,
+        ``Var(η̂ − η) = σ² aᵀ M⁻¹ a`` — the uncertainty of β̂ and of the conditional
+        modes *and their covariance*, given θ̂ (and σ̂); uncertainty in θ is not
+        included.  For a grouping level not in the fit (``allow_new_levels``) the
+        random effect is unknown: its prior variance ``σ² zᵀ T Tᵀ z`` is added.
+        ``interval="prediction"`` adds the residual variance σ² (linear models; for a
+        GLMM a prediction interval for a new observation is not defined on the link
+        scale and is refused).  For ``type="response"`` in a GLMM the standard error is
+        transformed by the delta method (``× dμ/dη``) and interval ends by ``g⁻¹``.
         """
         if type not in ("link", "response"):
             raise MixedLMError(f"type must be 'link' or 'response', not {type!r}")
+        if interval not in (None, "confidence", "prediction"):
+            raise MixedLMError(f"interval must be None, 'confidence' or 'prediction', not {interval!r}")
+        if not 0 < level < 1:
+            raise MixedLMError(f"level must be between 0 and 1, not {level!r}")
         include = self._re_form_groups(re_form)
-        if newdata is None:
-            eta = self._linear_predictor(include)
-            return self._pad(self._linkinv(eta) if type == "response" else eta, "predict")
-        if not isinstance(newdata, pd.DataFrame):
-            raise DataError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
-        from mixedlm.design.frame import newdata_frame
-
-        groups = [t.group for t in self.setup.re.terms] if include is None else sorted(include)
-        nd = newdata_frame(self.setup.frame.spec, newdata, include_random=groups,
-                           allow_new_levels=allow_new_levels)
-        X = np.asarray(nd.X, dtype=np.float64)[:, self.setup.fe.kept]
-        eta = X @ self._beta + np.asarray(nd.offset, dtype=np.float64)
-        term_of = {t.group: k for k, t in enumerate(self.setup.re.terms)}
-        col_used: dict[str, int] = {}
-        for blk in nd.re_blocks:
-            if blk.group not in term_of or (include is not None and blk.group not in include):
-                continue
-            k = term_of[blk.group]
-            start = col_used.get(blk.group, 0)
-            S = blk.Z.shape[1]
-            col_used[blk.group] = start + S
-            b = self._b[k][:, start:start + S]
-            codes = np.asarray(blk.codes)
+        X, off, parts, usable = self._prediction_rows(newdata, include, allow_new_levels)
+        eta = X @ self._beta + off
+        for k, codes, Z in parts:
             known = codes >= 0
             contrib = np.zeros(codes.shape[0])
-            contrib[known] = np.einsum("ns,ns->n", np.asarray(blk.Z)[known], b[codes[known]])
+            contrib[known] = np.einsum("ns,ns->n", Z[known], self._b[k][codes[known]])
             eta = eta + contrib
-        rows = getattr(nd, "rows", None)
-        if rows is not None and len(rows) == len(newdata) and np.asarray(rows).dtype == bool and eta.shape[0] != len(newdata):
-            full = np.full(len(newdata), np.nan)
-            full[np.asarray(rows)] = eta
-            eta = full
-        if type == "response":
-            eta = self._linkinv(eta)
-        return pd.Series(eta, index=newdata.index, name="predict")
+        want_se = se_fit or interval is not None
+        se = self._prediction_se(X, parts) if want_se else None
+        glmm = hasattr(self, "family")
+        if interval == "prediction":
+            if glmm and self.family.name != "gaussian":
+                raise MixedLMError("prediction intervals are defined for linear mixed models; for a GLMM use "
+                                   "interval='confidence' (for the mean) or simulate() for new observations")
+            se_int = np.sqrt(se ** 2 + self._prediction_scale2)
+        else:
+            se_int = se
+        from scipy import stats
+
+        z = stats.norm.ppf(0.5 + level / 2) if glmm else None
+        if not glmm and want_se:
+            # linear model: normal quantile as well (lme4 offers no df for predictions)
+            z = stats.norm.ppf(0.5 + level / 2)
+        out: dict[str, np.ndarray] = {}
+        if type == "response" and glmm:
+            mu = self._linkinv(eta)
+            out["fit"] = mu
+            if want_se:
+                out["se_fit"] = se * self.family.link.mu_eta(eta)
+            if interval is not None:
+                lo, hi = self._linkinv(eta - z * se_int), self._linkinv(eta + z * se_int)
+                out["lwr"], out["upr"] = np.minimum(lo, hi), np.maximum(lo, hi)
+        else:
+            out["fit"] = eta
+            if want_se:
+                out["se_fit"] = se
+            if interval is not None:
+                out["lwr"], out["upr"] = eta - z * se_int, eta + z * se_int
+        if newdata is None:
+            if not want_se:
+                return self._pad(out["fit"], "predict")
+            cols = {k: self._pad(v, k) for k, v in out.items()}
+            return pd.DataFrame(cols)
+        if usable is not None and not usable.all():
+            for key in out:
+                out[key] = np.where(usable, out[key], np.nan)
+        if not want_se:
+            return pd.Series(out["fit"], index=newdata.index, name="predict")
+        return pd.DataFrame(out, index=newdata.index)
+
+    def _prediction_se(self, X: np.ndarray, parts: list[tuple[int, np.ndarray, np.ndarray]],
+                       chunk: int = 256) -> np.ndarray:
+        """Standard errors ``sqrt(σ² aᵀ M⁻¹ a + new-level prior variance)`` (see :meth:`predict`)."""
+        terms = self.setup.re.terms
+        offs = self.setup.re.offsets()
+        fac = self._joint_factor()
+        s2 = self._prediction_scale2
+        m = X.shape[0]
+        q = int(offs[-1])
+        var = np.zeros(m)
+        finite = np.all(np.isfinite(X), axis=1)
+        Xc = np.where(finite[:, None], X, 0.0)
+        for r0 in range(0, m, chunk):
+            r1 = min(m, r0 + chunk)
+            aZ = np.zeros((q, r1 - r0))
+            extra = np.zeros(r1 - r0)
+            for k, codes, Z in parts:
+                T = terms[k].template(self._theta)
+                S = terms[k].S
+                c = codes[r0:r1]
+                w = Z[r0:r1] @ T  # rows of Λᵀz: (Tᵀ z)ᵀ
+                known = c >= 0
+                cols = np.flatnonzero(known)
+                for sidx in range(S):
+                    aZ[offs[k] + c[known] * S + sidx, cols] = w[known, sidx]
+                if np.any(~known):
+                    extra[~known] += np.einsum("ns,ns->n", w[~known], w[~known])
+            var[r0:r1] = fac.joint_quad_form(aZ, Xc[r0:r1].T) + extra
+        se = np.sqrt(s2 * var)
+        se[~finite] = np.nan
+        return se
 

@@ -87,8 +87,8 @@ class GlmerFit(MixedModelFit):
 
     # ------------------------------------------------------ covariances
     @cached_property
-    def _vcov_rx(self) -> np.ndarray:
-        """``(R_XᵀR_X)⁻¹`` from the penalized weighted system at the final IRLS weights."""
+    def _joint(self) -> Any:
+        """Factor of the joint (random, fixed) penalized system at the final IRLS weights."""
         st = self._state
         pirls = self.objective.pirls
         mu_eta = self.family.link.mu_eta(st.eta)
@@ -99,6 +99,15 @@ class GlmerFit(MixedModelFit):
         fac = make_factor(A, "auto")
         if not fac.factor(pirls.templates(self._theta)):
             raise MixedLMError("the fixed-effects cross-product is not positive definite at the estimates")
+        return fac
+
+    def _joint_factor(self) -> Any:
+        return self._joint
+
+    @cached_property
+    def _vcov_rx(self) -> np.ndarray:
+        """``(R_XᵀR_X)⁻¹`` from the penalized weighted system at the final IRLS weights."""
+        fac = self._joint
         p = self.setup.fe.p
         RX = np.asfortranarray(np.tril(fac.fixed_factor()[:p, :p]))
         RXinv = lapack.dtrtri(RX, lower=1)[0]

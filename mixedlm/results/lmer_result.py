@@ -58,6 +58,12 @@ class LmerFit(MixedModelFit):
         """``σ² (R_XᵀR_X)⁻¹``."""
         return self._sol.vcov_beta
 
+    def _joint_factor(self) -> Any:
+        """The objective's factor, refactored at θ̂."""
+        if self.objective._pieces(self._theta) is None:
+            raise MixedLMError("the mixed-model equations are not positive definite at the estimates")
+        return self.objective.factor
+
     def _cond_var_terms(self) -> list[np.ndarray]:
         return self.objective.cond_var(self._theta, self.sigma)
 
