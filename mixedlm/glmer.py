@@ -102,7 +102,17 @@ def build_glmm(formula: str, data: pd.DataFrame, family: Any, *, weights: Any = 
         if not is_binomial:
             raise DataError(f"the response {name!r} is a binomial (successes, trials) response but the "
                             f"family is {family.name}; use family=mlm.families.Binomial()")
-        a = np.asarray(frame.trials, dtype=np.float64) * w
+        trials = np.asarray(frame.trials, dtype=np.float64)
+        if frame.parsed.response_kind == "ratio" and frame.weights is not None:
+            # R's idiom `s / n ~ ..., weights = n`: the weights ARE the trials, not a multiplier
+            if not np.allclose(w, trials):
+                raise DataError(f"the response {name!r} already gives the number of trials (its denominator); "
+                                "weights may only repeat those trials (R's `weights = n` idiom). For other "
+                                "weights use cbind(successes, failures) with weights, or a plain proportion "
+                                "with weights = trials")
+            a = trials
+        else:
+            a = trials * w
     else:
         a = w
     family.validate_response(y, a, name)
@@ -122,8 +132,16 @@ def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl |
     """Stage 2: PIRLS and the deviance functions; β starts from a GLM fit (θ = 0)."""
     control = control or GlmerControl()
     nAGQ = check_nagq(nAGQ, setup.re)
+    engine = control.engine
+    if nAGQ > 1:
+        if setup.family.has_scale:
+            raise MixedLMError(
+                f"nAGQ > 1 is not available for the {setup.family.name} family: its Laplace deviance uses a "
+                "dispersion re-estimated at every evaluation (lme4's approximation), which has no matching "
+                "quadrature; use nAGQ=1")
+        engine = "blocked"  # one grouping factor: the blocked factor is block diagonal, which AGQ uses
     pirls = Pirls(setup.re, setup.fe.X, setup.y, setup.prior_weights, setup.frame.offset, setup.family,
-                  setup.builder, engine=control.engine, tol=control.pirls_tol, maxit=control.pirls_maxit)
+                  setup.builder, engine=engine, tol=control.pirls_tol, maxit=control.pirls_maxit)
     glm = pirls.solve_beta_u(np.zeros(setup.re.n_theta))
     return GlmmObjective(pirls, nAGQ, glm.beta)
 
@@ -272,10 +290,10 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
     if family.name == "gaussian" and family.link.name == "identity":
         from mixedlm.lmer import lmer
 
-        warnings.warn("glmer() with the Gaussian family and identity link is a linear mixed model; "
-                      "fitting it with lmer(REML=False) — call lmer() directly", UserWarning, stacklevel=2)
-        return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action,
-                    data_name=data_name)
+        warnings.warn("calling glmer() with the Gaussian family and identity link is a shortcut to lmer() "
+                      "(as in lme4); call lmer() directly", UserWarning, stacklevel=2)
+        return lmer(formula, data, weights=weights, offset=offset, na_action=na_action, control=control,
+                    start=start, data_name=data_name)
     setup = build_glmm(formula, data, family, weights=weights, offset=offset, na_action=na_action,
                        data_name=data_name)
     with blas_threads(control.blas_threads):

@@ -52,16 +52,36 @@ def test_cloglog_link():
 
 
 def test_ratio_response_with_weights_equals_cbind():
-    m = mlm.glmer("incidence / size ~ period + (1 | herd)", mlm.load_cbpp(), family=mlm.families.Binomial())
-    a = mlm.glmer("incidence / size ~ period + (1 | herd)", mlm.load_cbpp().assign(p=lambda d: d["incidence"] / d["size"]),
-                  family=mlm.families.Binomial())
-    ref = EXTRA["cbpp_ratio_weights"]
-    for fit in (m, a):
+    cb = mlm.load_cbpp()
+    ref = EXTRA["cbpp_ratio_weights"]  # lme4: glmer(incidence / size ~ ..., weights = size)
+    ratio = mlm.glmer("incidence / size ~ period + (1 | herd)", cb)
+    r_idiom = mlm.glmer("incidence / size ~ period + (1 | herd)", cb, weights="size")  # R's idiom: not doubled
+    prop = mlm.glmer("p ~ period + (1 | herd)", cb.assign(p=cb["incidence"] / cb["size"]), weights="size")
+    for fit in (ratio, r_idiom, prop):
         assert -2 * fit.logLik() <= -2 * ref["logLik"] + 1e-3
+        assert abs(fit.logLik() - ref["logLik"]) < 1e-3
         np.testing.assert_allclose(fit.theta, np.atleast_1d(ref["theta"]), atol=1e-3)
-    p = mlm.glmer("p ~ period + (1 | herd)", mlm.load_cbpp().assign(p=lambda d: d["incidence"] / d["size"]),
-                  family=mlm.families.Binomial(), weights="size")
-    np.testing.assert_allclose(p.logLik(), m.logLik(), atol=1e-6)
+    with pytest.raises(mlm.DataError, match=r"already gives the number of trials"):
+        mlm.glmer("incidence / size ~ period + (1 | herd)", cb, weights=np.full(len(cb), 2.0))
+
+
+def test_agq_uses_the_blocked_factor_whatever_the_engine_setting():
+    cb = mlm.load_cbpp()
+    a = mlm.glmer(CBPP, cb, nAGQ=5, control=mlm.GlmerControl(engine="cholmod"))
+    b = mlm.glmer(CBPP, cb, nAGQ=5)
+    assert abs(a.logLik() - b.logLik()) < 1e-8
+
+
+def test_loglik_kind_is_validated():
+    g = mlm.glmer(CBPP, mlm.load_cbpp())
+    with pytest.raises(mlm.MixedLMError, match="kind"):
+        g.logLik(kind="lme")
+
+
+def test_gaussian_identity_is_lmer_as_in_lme4():
+    with pytest.warns(UserWarning, match="shortcut to lmer"):
+        m = mlm.glmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy(), family=mlm.families.Gaussian())
+    assert m.REML and abs(m.REMLcrit() - 1743.6282719599612) < 1e-3
 
 
 def test_poisson_crossed():
@@ -206,6 +226,11 @@ def test_families_with_scale(key, family):
     vc = m.VarCorr().as_dataframe()
     assert list(vc.grp) == ["g", "Residual"]
     assert "t value" in str(m.summary()) and "Residual" in str(m.summary())
+
+
+def test_agq_with_scale_family_refused():
+    with pytest.raises(mlm.MixedLMError, match=r"nAGQ > 1 is not available for the Gamma family"):
+        mlm.glmer("y ~ x + (1 | g)", gamma_data(), family=mlm.families.Gamma(link="log"), nAGQ=5)
 
 
 def test_quasi_family_refused():

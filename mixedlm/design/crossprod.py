@@ -2,8 +2,8 @@
 
 The rows enter an LMM only through ``A``; once it is built, every evaluation of
 the profiled objective costs the same whatever the number of rows.  ``A`` is a
-sum over rows, so partial ``A`` objects computed on row partitions add up to the
-full one (:meth:`CrossProducts.__add__`), which is what the scale-out path uses.
+sum over rows, so partial ``A`` objects computed on row partitions could be added
+up to the full one — the planned scale-out path (not implemented yet).
 
 Blocks, for random-effects terms ``i > j`` in factorization order and
 ``K`` = number of terms:

@@ -197,17 +197,3 @@ def scatter_pairs(colptr, rows, vals, C):  # pragma: no cover - compiled
                 for k in range(Sc):
                     C[ra + s, c * Sc + k] = vals[a, s, k]
 
-
-def warm_up() -> None:
-    """Compile the kernels once (cached on disk by numba afterwards)."""
-    colptr = np.array([0, 1], dtype=np.int64)
-    rows = np.zeros(1, dtype=np.int64)
-    vals = np.ones((1, 1, 1))
-    C = np.zeros((1, 1), order="F")
-    sparse_syrk_upper(colptr, rows, vals, C)
-    pair_congruence_solve(vals, np.ones((1, 1)), np.ones((1, 1)), vals, rows, vals.copy())
-    sparse_syrk_blockdiag(colptr, rows, vals, np.zeros((1, 1, 1)))
-    sparse_gemm_nt(colptr, rows, vals, colptr, rows, vals, C)
-    dense_sparse_nt(C, colptr, rows, vals, C.copy(order="F"))
-    scatter_blockdiag(np.zeros((1, 1, 1)), C)
-    scatter_pairs(colptr, rows, vals, C)

@@ -50,6 +50,14 @@ def fit_messages(fit: Any, opt: Any) -> list[str]:
     return convergence_messages(name, code, message, msgs, [])
 
 
+def _weights_name(fit: Any) -> str | None:
+    """What lme4 prints after ``Weights:``: the column name when one was given."""
+    if fit.setup.frame.weights is None:
+        return None
+    given = (getattr(fit, "call", None) or {}).get("weights")
+    return given if isinstance(given, str) else "weights"
+
+
 def _coef_and_corr(fit: Any, glmm: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
     fe = fit.fixef()
     V = fit.vcov().to_numpy()
@@ -75,8 +83,7 @@ def lmer_summary(fit: Any) -> FitSummary:
     data = SummaryData(
         kind="lmer", reml=fit.REML, method_title=None, family=None, link=None,
         formula=fit.formula, data_name=fit.setup.data_name,
-        weights_name="weights" if fit.setup.frame.weights is not None else None,
-        offset_name=None, control_line=None,
+        weights_name=_weights_name(fit), offset_name=None, control_line=None,
         REMLcrit=fit.REMLcrit() if fit.REML else None,
         AIC=fit.AIC(), BIC=fit.BIC(), logLik=fit.logLik(), deviance=fit.deviance(),
         df_resid=fit.df_residual, scaled_residuals=resid, varcorr=fit.VarCorr(), nobs=fit.nobs,
@@ -102,8 +109,7 @@ def glmer_summary(fit: Any) -> FitSummary:
                                                 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {fit.nAGQ}"),
         family=fam.name if nb_theta is None else "Negative Binomial", link=fam.link.name,
         formula=fit.formula, data_name=fit.setup.data_name,
-        weights_name="weights" if fit.setup.frame.weights is not None else None,
-        offset_name=None, control_line=None, REMLcrit=None,
+        weights_name=_weights_name(fit), offset_name=None, control_line=None, REMLcrit=None,
         AIC=fit.AIC(), BIC=fit.BIC(), logLik=fit.logLik(), deviance=-2.0 * fit.logLik(),
         df_resid=fit.df_residual, scaled_residuals=resid, varcorr=fit.VarCorr(), nobs=fit.nobs,
         ngrps=fit.ngrps(), coef=coef, vcov_corr=corr, messages=fit_messages(fit, fit.opt or fit.opt_stage1),

@@ -96,7 +96,7 @@ class GlmerFit(MixedModelFit):
         A = self.setup.builder.build(pirls.X, z, st.weights)
         from mixedlm.engines.lmm import make_factor
 
-        fac = make_factor(A, "auto")
+        fac = make_factor(A, self.control.engine)
         if not fac.factor(pirls.templates(self._theta)):
             raise MixedLMError("the fixed-effects cross-product is not positive definite at the estimates")
         return fac
@@ -114,6 +114,11 @@ class GlmerFit(MixedModelFit):
         return RXinv.T @ RXinv
 
     def _vcov_beta(self) -> np.ndarray:
+        """Covariance of β̂ (computed once; see :attr:`_vcov_hessian_or_rx`)."""
+        return self._vcov_hessian_or_rx
+
+    @cached_property
+    def _vcov_hessian_or_rx(self) -> np.ndarray:
         """Covariance of β̂, as lme4's ``vcov``.
 
         With ``nAGQ ≥ 1`` and derivatives computed, lme4 (``use.hessian = TRUE``) uses
@@ -153,7 +158,9 @@ class GlmerFit(MixedModelFit):
         every ``nAGQ``, so values compare across ``nAGQ`` and with a GLM.
         ``kind="lme4"`` reproduces lme4's value, which omits them for ``nAGQ > 1``.
         """
-        return -0.5 * self.deviance(kind="lme4" if kind == "lme4" else "marginal")
+        if kind not in ("marginal", "lme4"):
+            raise MixedLMError(f"kind must be 'marginal' or 'lme4', not {kind!r}")
+        return -0.5 * self.deviance(kind=kind)
 
     def deviance(self, kind: str = "marginal") -> float:
         """Deviance of the fit.
