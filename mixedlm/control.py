@@ -99,6 +99,10 @@ class GlmerControl(LmerControl):
         PIRLS convergence: relative decrease of the penalized deviance.
     pirls_maxit : int
         Maximum PIRLS iterations per evaluation.
+    pirls_warm_start : bool
+        Start PIRLS from the previous evaluation's modes instead of ``u = 0``
+        (default False: every evaluation starts from ``u = 0``, so the deviance is a
+        pure function of its arguments).
     calc_derivs : bool
         Compute the finite-difference gradient and Hessian at the optimum (used for
         the fixed-effects covariance, as lme4's ``use.hessian``, and convergence checks).
@@ -109,6 +113,7 @@ class GlmerControl(LmerControl):
     xtol_rel: float = 1e-6
     pirls_tol: float = 1e-10
     pirls_maxit: int = 100
+    pirls_warm_start: bool = False
     calc_derivs: bool = True
 
     def __post_init__(self) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mixedlm.design.accumulate import pair_sums, term_sums
 from mixedlm.design.reterm import ReTerm
 from mixedlm.linalg.storage import PairBlock
 
@@ -111,41 +112,32 @@ class CrossProductBuilder:
 
         Notes
         -----
-        Cost is ``O(n · (Σ S_k² + Σ_{i>j} S_i S_j + (p+1) Σ S_k + (p+1)²))`` using
-        ``bincount``; nothing of size ``n × q`` is ever formed.
+        Cost is ``O(n · (Σ S_k² + Σ_{i>j} S_i S_j + (p+1) Σ S_k + (p+1)²))``: one
+        compiled pass over the rows per term and per term pair
+        (:mod:`mixedlm.design.accumulate`); nothing of size ``n × q`` is ever formed.
         """
         terms = self.terms
         n, p = X.shape
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
-        XY = np.empty((n, p + 1), order="F")
+        wv = np.ones(n) if w is None else w
+        XY = np.empty((n, p + 1))
         XY[:, :p] = X
         XY[:, p] = y
         WXY = XY if w is None else XY * w[:, None]
-        Zw = [t.Z if w is None else t.Z * w[:, None] for t in terms]
 
         diag: list[np.ndarray] = []
         fixed: list[np.ndarray] = []
-        for t, zw in zip(terms, Zw):
-            S, lev = t.S, t.nlev
-            D = np.empty((lev, S, S))
-            for s in range(S):
-                for r in range(s, S):
-                    D[:, s, r] = np.bincount(t.codes, weights=zw[:, s] * t.Z[:, r], minlength=lev)
-                    D[:, r, s] = D[:, s, r]
+        for t in terms:
+            D = np.empty((t.nlev, t.S, t.S))
+            F = np.empty((p + 1, t.nlev, t.S))
+            term_sums(t.codes, t.Z, XY, wv, D, F)
             diag.append(D)
-            F = np.empty((p + 1, lev, S))
-            for c in range(p + 1):
-                for s in range(S):
-                    F[c, :, s] = np.bincount(t.codes, weights=XY[:, c] * zw[:, s], minlength=lev)
-            fixed.append(F.reshape(p + 1, lev * S))
+            fixed.append(F.reshape(p + 1, t.q))
 
         offdiag: dict[tuple[int, int], PairBlock] = {}
         for (i, j), pat in self.patterns.items():
-            ti, tj = terms[i], terms[j]
-            vals = np.empty((pat.nnz, ti.S, tj.S))
-            for s in range(ti.S):
-                for t in range(tj.S):
-                    vals[:, s, t] = np.bincount(pat.inv, weights=Zw[i][:, s] * tj.Z[:, t], minlength=pat.nnz)
+            vals = np.empty((pat.nnz, terms[i].S, terms[j].S))
+            pair_sums(pat.inv, terms[i].Z, terms[j].Z, wv, vals)
             offdiag[(i, j)] = PairBlock(colptr=pat.colptr, rows=pat.rows, values=vals)
 
         slw = 0.0 if w is None else float(np.sum(np.log(w[w > 0])))
