@@ -133,6 +133,11 @@ class Pirls:
         self.warm_start = warm_start
         self._last_u: np.ndarray | None = None
         self._last_beta_u: tuple[np.ndarray, np.ndarray] | None = None
+        self._neg2_saturated: float | None = None
+        from mixedlm.engines.families import Binomial, NegativeBinomial, Poisson
+
+        # for these, d_i = 2 (log p_sat(y_i) − log p(y_i | μ_i)) exactly
+        self._deviance_is_saturated_difference = isinstance(family, (Binomial, Poisson, NegativeBinomial))
         self.n, self.p = self.X.shape
         self.q = re.q
         self._fac_u: Any = None
@@ -312,6 +317,11 @@ class Pirls:
         if self.family.has_scale:
             # lme4: R's family$aic with the dispersion re-estimated as dev / Σw (includes its +2)
             neg2ll = float(self.family.aic(self.y, mu, self.a, dev))
+        elif self._deviance_is_saturated_difference:
+            # −2 log p(y|μ) = −2 log p_sat(y) + Σ d_i: the saturated part is computed once
+            if self._neg2_saturated is None:
+                self._neg2_saturated = -2.0 * float(np.sum(self.family.saturated_loglik(self.y, self.a)))
+            neg2ll = self._neg2_saturated + dev
         else:
             neg2ll = -2.0 * float(np.sum(self.family.loglik(self.y, mu, self.a)))
         pearson = float(np.sum(self.a * (self.y - mu) ** 2 / self.family.variance(mu)))

@@ -54,10 +54,19 @@ class GlmerFit(MixedModelFit):
             uk = self._state.u[off:off + t.q].reshape(t.nlev, t.S)
             self._b.append(uk @ t.template(self._theta).T)
             off += t.q
-        self.derivs: dict[str, np.ndarray] | None = None
-        if opt is not None and control.calc_derivs:
-            grad, H = objective.hessian(self._par)
-            self.derivs = {"gradient": grad, "Hessian": H}
+
+    @cached_property
+    def derivs(self) -> dict[str, np.ndarray] | None:
+        """Finite-difference gradient and Hessian of the deviance over (θ, β) at the optimum.
+
+        lme4's ``optinfo$derivs`` (its ``deriv12``). Computed on first use — by
+        :meth:`vcov`, :meth:`summary` or :func:`mixedlm.checkConv` — rather than in
+        every fit; None for ``nAGQ = 0`` fits or with ``GlmerControl(calc_derivs=False)``.
+        """
+        if self.opt is None or not self.control.calc_derivs:
+            return None
+        grad, H = self.objective.hessian(self._par)
+        return {"gradient": grad, "Hessian": H}
 
     # ------------------------------------------------------------ facts
     @property
@@ -228,7 +237,7 @@ class GlmerFit(MixedModelFit):
         if self.family.name not in ("binomial", "poisson") and not self.family.name.startswith("Negative"):
             return
         try:
-            se = np.sqrt(np.diag(self._vcov_beta()))
+            se = np.sqrt(np.diag(self._vcov_rx))  # cheap; the Hessian is not needed to spot separation
         except (MixedLMError, np.linalg.LinAlgError):
             return
         bad = [n for n, b, s in zip(self.setup.fe.names, self._beta, se)
