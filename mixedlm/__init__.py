@@ -21,6 +21,9 @@ from mixedlm.datasets import (
 from mixedlm.errors import DataError, FormulaError, MixedLMError
 from mixedlm.glmer import glmer, glmer_nb
 from mixedlm.inference import checkConv, confint
+from mixedlm.inference.allfit import allFit
+from mixedlm.inference.anova import anova
+from mixedlm.inference.drop1 import drop1
 from mixedlm.lmer import lmer
 
 __version__ = "0.1.0.dev0"
@@ -48,7 +51,7 @@ def isSingular(model, tol: float = 1e-4) -> bool:
 
 __all__ = [
     "errors", "families", "DataError", "FormulaError", "MixedLMError", "LmerControl", "GlmerControl",
-    "lmer", "glmer", "glmer_nb", "checkConv", "confint",
+    "lmer", "glmer", "glmer_nb", "checkConv", "confint", "anova", "drop1", "allFit",
     "fixef", "ranef", "VarCorr", "isSingular",
     "load_cbpp", "load_dyestuff", "load_dyestuff2", "load_grouseticks", "load_insteval",
     "load_pastes", "load_penicillin", "load_sleepstudy",

@@ -3,8 +3,9 @@
 A ``.`` on the left stands for the old response; on the right for the old
 right-hand side's terms.  ``+ term`` adds a term (if not present), ``- term``
 removes every old term that spells the same (whitespace ignored, so
-``(Days|Subject)`` matches ``(Days | Subject)``).  ``- 1`` / ``+ 0`` remove the
-intercept as usual.
+``(Days|Subject)`` matches ``(Days | Subject)``); a fixed-effects term that is not
+written literally (``- a:b`` when the formula has ``a*b``) is kept as ``- a:b`` so that
+the formula expansion removes it.  ``- 1`` / ``+ 0`` remove the intercept as usual.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def update_formula(old: str, new: str) -> str:
                 before = len(terms)
                 terms[:] = [t for t in terms if _norm(t[1]) != key or t[0] == "-"]
                 if len(terms) == before:
-                    return
+                    if "|" in key:
+                        raise FormulaError(f"cannot remove {text!r}: no such random-effects term in {old!r}")
+                    # not written literally (e.g. `a:b` inside `a*b`): let the formula expansion drop it
+                    terms.append(("-", text))
                 return
             terms.append(("-", "1") if key == "1" else ("+", "0"))
             return

@@ -132,6 +132,9 @@ def _minimize_nlopt(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
         summary.final, summary.fmin, summary.feval = [], f, 1
         summary.return_code, summary.message, summary.converged = 1, "no parameters", True
         return summary
+    if name == "newuoa" and n < 2:
+        raise ValueError("NLopt's NEWUOA needs at least two parameters; this model has one "
+                         "(use 'bobyqa' or 'neldermead')")
     algorithm = getattr(nlopt, _NLOPT_ALGORITHMS[name])
     opt = nlopt.opt(algorithm, n)
     opt.set_lower_bounds(lower)
@@ -173,8 +176,12 @@ def _minimize_scipy(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
     if settings:
         raise ValueError(f"unknown settings for {name}: {sorted(settings)}; known: maxfun, options")
     method = _SCIPY_METHODS[name]
-    if method in ("L-BFGS-B", "Powell"):
+    if method == "L-BFGS-B":
         options.setdefault("maxfun", maxfun)
+    elif method == "Powell":
+        options.setdefault("maxfev", maxfun)
+        options.setdefault("xtol", 1e-8)
+        options.setdefault("ftol", 1e-12)
     elif method == "Nelder-Mead":
         options.setdefault("maxfev", maxfun)
         options.setdefault("xatol", 1e-8)

@@ -156,6 +156,24 @@ class MixedModelFit:
 
         return confint(self, parm=parm, level=level, method=method)
 
+    def anova(self, *others: Any, **kwargs: Any) -> Any:
+        """LRT table against ``others`` or, alone, the sequential F table; see :func:`mixedlm.anova`."""
+        from mixedlm.inference.anova import anova
+
+        return anova(self, *others, **kwargs)
+
+    def drop1(self, scope: Any = None, test: str = "Chisq", k: float = 2.0, data: Any = None) -> Any:
+        """Single-term deletions refitted by ML; see :func:`mixedlm.inference.drop1.drop1`."""
+        from mixedlm.inference.drop1 import drop1
+
+        return drop1(self, scope=scope, test=test, k=k, data=data)
+
+    def allFit(self, optimizers: Any = None, data: Any = None, **kwargs: Any) -> Any:
+        """Refit with every optimizer; see :func:`mixedlm.inference.allfit.allFit`."""
+        from mixedlm.inference.allfit import allFit
+
+        return allFit(self, optimizers=optimizers, data=data, **kwargs)
+
     def refit(self, newresp: Any) -> "MixedModelFit":
         """Refit to a new response with the same design; see :func:`mixedlm.inference.refit.refit`."""
         from mixedlm.inference.refit import refit

@@ -158,7 +158,9 @@ class GlmerFit(MixedModelFit):
 
     # ------------------------------------------------------ likelihoods
     def _df(self) -> int:
-        return self.setup.fe.p + self.setup.re.n_theta + (1 if self.family.has_scale else 0)
+        # lme4 counts the scale parameter, and the θ of a negative-binomial family
+        extra = 1 if self.family.has_scale or self.family.name.startswith("Negative Binomial") else 0
+        return self.setup.fe.p + self.setup.re.n_theta + extra
 
     def logLik(self, kind: str = "marginal") -> float:
         """Log-likelihood (Laplace / AGQ approximation) at the estimates.
