@@ -53,6 +53,25 @@ def sparse_syrk_upper(colptr, rows, vals, C):  # pragma: no cover - compiled
                     a += 1
                 cursor[c] = a
         return
+    if Sr == 1 and Sc == 2:
+        # scalar target rows against a two-column term (e.g. (1 | g2) below (x | g1))
+        v0 = vals[:, 0, 0].copy()
+        v1 = vals[:, 0, 1].copy()
+        for p0 in range(0, nlev_r, panel):
+            p1 = p0 + panel
+            for c in range(ncol):
+                start = colptr[c]
+                stop = colptr[c + 1]
+                a = cursor[c]
+                while a < stop and rows[a] < p1:
+                    ra = rows[a]
+                    a0 = v0[a]
+                    a1 = v1[a]
+                    for b in range(start, a + 1):
+                        C[rows[b], ra] -= a0 * v0[b] + a1 * v1[b]
+                    a += 1
+                cursor[c] = a
+        return
     for p0 in range(0, nlev_r, panel):
         p1 = p0 + panel
         for c in range(ncol):
