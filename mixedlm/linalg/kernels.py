@@ -102,6 +102,18 @@ def pair_congruence_solve(V, Tr, Tc, inv_c, col, out):  # pragma: no cover - com
     nnz = V.shape[0]
     Sr = V.shape[1]
     Sc = V.shape[2]
+    if Sr == 1 and Sc == 2:  # scalar rows against a two-column term: unrolled
+        t = Tr[0, 0]
+        c00, c10, c11 = Tc[0, 0], Tc[1, 0], Tc[1, 1]
+        for a in range(nnz):
+            x0 = t * V[a, 0, 0]
+            x1 = t * V[a, 0, 1]
+            y0 = x0 * c00 + x1 * c10
+            y1 = x1 * c11
+            c = col[a]
+            out[a, 0, 0] = y0 * inv_c[c, 0, 0]
+            out[a, 0, 1] = y0 * inv_c[c, 1, 0] + y1 * inv_c[c, 1, 1]
+        return
     tmp = np.empty((Sr, Sc))
     tmp2 = np.empty((Sr, Sc))
     for a in range(nnz):
@@ -177,6 +189,16 @@ def dense_sparse_nt(D, colptr, rows, vals, C):  # pragma: no cover - compiled
     ncol = colptr.shape[0] - 1
     Sr = vals.shape[1]
     Sc = vals.shape[2]
+    if Sr == 1 and Sc == 2:
+        for c in range(ncol):
+            cc = c * 2
+            for a in range(colptr[c], colptr[c + 1]):
+                ra = rows[a]
+                v0 = vals[a, 0, 0]
+                v1 = vals[a, 0, 1]
+                for i in range(m):
+                    C[i, ra] -= D[i, cc] * v0 + D[i, cc + 1] * v1
+        return
     for c in range(ncol):
         cc = c * Sc
         for a in range(colptr[c], colptr[c + 1]):
@@ -215,4 +237,5 @@ def scatter_pairs(colptr, rows, vals, C):  # pragma: no cover - compiled
             for s in range(Sr):
                 for k in range(Sc):
                     C[ra + s, c * Sc + k] = vals[a, s, k]
+
 
