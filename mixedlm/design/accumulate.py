@@ -52,3 +52,19 @@ def pair_sums(inv, Zi, Zj, w, vals):  # pragma: no cover - compiled
             wz = wr * Zi[r, s]
             for t in range(Sj):
                 vals[k, s, t] += wz * Zj[r, t]
+
+
+@njit(cache=True, nogil=True)
+def weighted_crossprod(XY, w, out):  # pragma: no cover - compiled
+    """``out = XYᵀ diag(w) XY`` in one pass over the rows (``out`` zeroed here)."""
+    n, m = XY.shape
+    out[:, :] = 0.0
+    for i in range(n):
+        wi = w[i]
+        for a in range(m):
+            wa = wi * XY[i, a]
+            for b in range(a, m):
+                out[a, b] += wa * XY[i, b]
+    for a in range(m):
+        for b in range(a + 1, m):
+            out[b, a] = out[a, b]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mixedlm.design.accumulate import pair_sums, term_sums
+from mixedlm.design.accumulate import pair_sums, term_sums, weighted_crossprod
 from mixedlm.design.reterm import ReTerm
 from mixedlm.linalg.storage import PairBlock
 
@@ -123,7 +123,6 @@ class CrossProductBuilder:
         XY = np.empty((n, p + 1))
         XY[:, :p] = X
         XY[:, p] = y
-        WXY = XY if w is None else XY * w[:, None]
 
         diag: list[np.ndarray] = []
         fixed: list[np.ndarray] = []
@@ -140,10 +139,12 @@ class CrossProductBuilder:
             pair_sums(pat.inv, terms[i].Z, terms[j].Z, wv, vals)
             offdiag[(i, j)] = PairBlock(colptr=pat.colptr, rows=pat.rows, values=vals)
 
+        fixed_fixed = np.empty((p + 1, p + 1), order="F")
+        weighted_crossprod(XY, wv, fixed_fixed)
         slw = 0.0 if w is None else float(np.sum(np.log(w[w > 0])))
         return CrossProducts(
             n=n, p=p, sum_log_weights=slw, diag=diag, offdiag=offdiag, fixed=fixed,
-            fixed_fixed=np.asfortranarray(XY.T @ WXY),
+            fixed_fixed=fixed_fixed,
             nlevs=[t.nlev for t in terms], S=[t.S for t in terms],
         )
 

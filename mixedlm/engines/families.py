@@ -252,8 +252,11 @@ def _binomial_unit_deviance(y: ArrayLike, mu: ArrayLike) -> np.ndarray:
     if y.shape != mu.shape:
         y, mu = (np.array(a, dtype=np.float64) for a in np.broadcast_arrays(y, mu))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        omy, omm = 1.0 - y, 1.0 - mu
-        val = xlogy(y, y / mu) + xlogy(omy, omy / omm)
+        if ((y == 0.0) | (y == 1.0)).all():  # Bernoulli rows: one logarithm each
+            val = -np.log(np.where(y == 1.0, mu, 1.0 - mu))
+        else:
+            omy, omm = 1.0 - y, 1.0 - mu
+            val = xlogy(y, y / mu) + xlogy(omy, omy / omm)
         risky = (mu > 1.0 - 1e-8) | (mu < 1e-8)
         if risky.any():
             idx = np.flatnonzero(risky.ravel())
