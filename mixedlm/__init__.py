@@ -25,6 +25,8 @@ from mixedlm.inference.allfit import allFit
 from mixedlm.inference.anova import anova
 from mixedlm.inference.drop1 import drop1
 from mixedlm.lmer import lmer
+from mixedlm.bayes import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
+from mixedlm.statsmodels_api import MixedLM
 
 __version__ = "0.1.0.dev0"
 
@@ -50,6 +52,7 @@ def isSingular(model, tol: float = 1e-4) -> bool:
 
 
 __all__ = [
+    "MixedGLM", "BinomialBayesMixedGLM", "PoissonBayesMixedGLM", "MixedLM",
     "errors", "families", "DataError", "FormulaError", "MixedLMError", "LmerControl", "GlmerControl",
     "lmer", "glmer", "glmer_nb", "checkConv", "confint", "anova", "drop1", "allFit",
     "fixef", "ranef", "VarCorr", "isSingular",

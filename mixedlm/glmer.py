@@ -253,7 +253,7 @@ def wrap_glmm(setup: GlmmSetup, objective: GlmmObjective, opt1: OptSummary | Non
 
 def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, weights: Any = None,
           offset: Any = None, na_action: str = "omit", control: GlmerControl | None = None, start: Any = None,
-          data_name: str | None = None) -> "GlmerFit":
+          data_name: str | None = None, method: str = "ml") -> "GlmerFit":
     """Fit a generalized linear mixed model by maximum likelihood, as lme4's ``glmer``.
 
     Parameters
@@ -277,11 +277,18 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
         θ, or ``{"theta": ..., "fixef": ...}``.
     data_name : str, optional
         Name shown as ``Data:`` in the summary.
+    method : {"ml", "map", "vb"}
+        ``"ml"``: maximum likelihood (the default). ``"map"`` / ``"vb"``: the Bayesian
+        mixed GLM of statsmodels (priors ``vcp_p=1``, ``fe_p=2``) by posterior mode or
+        mean-field variational Bayes, returning ``BayesMixedGLMResults``; every random
+        term must be independent (scalar or ``||``).
 
     Returns
     -------
     GlmerFit
     """
+    if method not in ("ml", "map", "vb"):
+        raise MixedLMError(f"method must be 'ml' (maximum likelihood, the default), 'map' or 'vb', not {method!r}")
     control = control or GlmerControl()
     if family is None:
         from mixedlm import families as fams
@@ -297,6 +304,10 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
                     start=start, data_name=data_name)
     setup = build_glmm(formula, data, family, weights=weights, offset=offset, na_action=na_action,
                        data_name=data_name)
+    if method != "ml":
+        from mixedlm.bayes import fit_glmer_bayes
+
+        return fit_glmer_bayes(setup, method)
     with blas_threads(control.blas_threads):
         objective = make_glmm_objective(setup, nAGQ=nAGQ, control=control)
         opt1, opt2 = optimize_glmm(objective, setup, control=control, start=start)
