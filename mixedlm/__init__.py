@@ -23,6 +23,9 @@ from mixedlm.glmer import glmer, glmer_nb
 from mixedlm.inference import checkConv, confint
 from mixedlm.inference.allfit import allFit
 from mixedlm.inference.anova import anova
+from mixedlm.inference.bootstrap import bootMer
+from mixedlm.inference.profile import profile
+from mixedlm.inference.simulate import simulate
 from mixedlm.inference.drop1 import drop1
 from mixedlm.lmer import lmer
 from mixedlm.bayes import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
@@ -54,7 +57,7 @@ def isSingular(model, tol: float = 1e-4) -> bool:
 __all__ = [
     "MixedGLM", "BinomialBayesMixedGLM", "PoissonBayesMixedGLM", "MixedLM",
     "errors", "families", "DataError", "FormulaError", "MixedLMError", "LmerControl", "GlmerControl",
-    "lmer", "glmer", "glmer_nb", "checkConv", "confint", "anova", "drop1", "allFit",
+    "lmer", "glmer", "glmer_nb", "checkConv", "confint", "anova", "drop1", "allFit", "bootMer", "profile", "simulate",
     "fixef", "ranef", "VarCorr", "isSingular",
     "load_cbpp", "load_dyestuff", "load_dyestuff2", "load_grouseticks", "load_insteval",
     "load_pastes", "load_penicillin", "load_sleepstudy",

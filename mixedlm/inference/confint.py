@@ -1,14 +1,28 @@
-"""Confidence intervals for fitted mixed models.
+"""Confidence intervals for fitted mixed models (lme4's ``confint.merMod``).
 
-``method="Wald"``: ``β̂ ± z_{1−α/2} SE(β̂)`` for the fixed effects; the variance
-parameters get no Wald interval (NaN, as lme4).  Rows are named as lme4's
-``confint(fit, oldNames = FALSE)``: ``sd_(Intercept)|Subject``,
-``cor_Days.(Intercept)|Subject``, ``sigma``, then the fixed effects.
+Rows are named as lme4's ``confint(fit, oldNames = FALSE)``, in lme4's order: per
+random-effects term its standard deviations and correlations (lower triangle,
+column by column: ``sd_(Intercept)|Subject``, ``cor_Days.(Intercept)|Subject``,
+``sd_Days|Subject``), then ``sigma`` (models with a scale), then the fixed effects.
+
+``method="profile"`` (default, as lme4): likelihood-ratio intervals
+``{p : |ζ(p)| ≤ z_{1−α/2}}`` from :func:`mixedlm.inference.profile.profile` (for a
+linear model the ML profile, also for REML fits — as lme4).
+
+``method="Wald"``: ``β̂ ± z_{1−α/2} SE(β̂)`` for the fixed effects, with SEs from
+``vcov(fit)`` (for Laplace/AGQ GLMMs the inverse finite-difference Hessian of the
+deviance, as lme4's ``use.hessian``); the variance parameters get no Wald interval
+(NaN, as lme4).
+
+``method="boot"``: parametric bootstrap (:func:`mixedlm.inference.bootstrap.bootMer`)
+of the SDs/correlations, ``sigma`` and fixed effects (or of ``func(fit)``), with
+percentile, basic or normal intervals (``boot_type``; lme4's ``boot.type``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import math
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,43 +32,127 @@ from mixedlm.errors import MixedLMError
 
 
 def variance_parameter_names(fit: Any) -> list[str]:
-    """lme4's ``oldNames = FALSE`` names of the SD/correlation parameters (and ``sigma``)."""
+    """lme4's ``oldNames = FALSE`` names of the SD/correlation parameters (and ``sigma``), in θ's order.
+
+    Entry ``k`` describes the same term and position as ``θ_k``; repeated names (the
+    same column in two terms on one factor) get ``.1``, ``.2`` suffixes.
+    """
     names: list[str] = []
-    seen: dict[str, int] = {}
     for blk in fit.setup.re.blocks:
-        k = seen.get(blk.group, 0)
-        seen[blk.group] = k + 1
-        grp = blk.group if k == 0 else f"{blk.group}.{k}"
-        for c in blk.names:
-            names.append(f"sd_{c}|{grp}")
-        if blk.correlated:
-            for j in range(len(blk.names)):
-                for i in range(j + 1, len(blk.names)):
-                    names.append(f"cor_{blk.names[i]}.{blk.names[j]}|{grp}")
+        S = len(blk.names)
+        for j in range(S):
+            for i in range(j, S):
+                if i == j:
+                    names.append(f"sd_{blk.names[i]}|{blk.group}")
+                else:
+                    names.append(f"cor_{blk.names[i]}.{blk.names[j]}|{blk.group}")
+    seen: dict[str, int] = {}
+    for k, nm in enumerate(names):
+        if nm in seen:
+            seen[nm] += 1
+            names[k] = f"{nm}.{seen[nm]}"
+        else:
+            seen[nm] = 0
     if fit._residual_sd is not None:
         names.append("sigma")
     return names
 
 
+def perc_labels(level: float) -> list[str]:
+    """Column names for the two bounds as R's ``format.perc`` (``"2.5 %"``, ``"97.5 %"``).
+
+    Both percentages are printed with the decimals the one needing most requires to
+    show three significant digits (R's ``format(x, digits = 3)`` on the pair).
+    """
+    a = (1.0 - level) / 2.0
+    vals = [100.0 * a, 100.0 * (1.0 - a)]
+    dec = 0
+    for v in vals:
+        if v == 0:
+            continue
+        mag = math.floor(math.log10(abs(v)))
+        r = float(f"{v:.3g}")
+        for sig in range(1, 4):
+            if abs(float(f"{r:.{sig}g}") - r) <= 1e-12 * abs(r):
+                break
+        dec = max(dec, sig - 1 - mag)
+    return [f"{v:.{max(dec, 0)}f} %" for v in vals]
+
+
+def _all_names(fit: Any) -> list[str]:
+    return variance_parameter_names(fit) + list(fit.fixef().index)
+
+
+def _select_parm(fit: Any, parm: Any) -> list[str] | None:
+    """Validate ``parm`` (names, ``"theta_"``/``"beta_"``, 0-based positions) against the fit's parameters."""
+    if parm is None:
+        return None
+    from mixedlm.inference.profile import _select
+
+    names = _all_names(fit)
+    return _select(parm, names, names)
+
+
 def confint(fit: Any, parm: Sequence[str] | str | None = None, level: float = 0.95,
-            method: str = "Wald") -> pd.DataFrame:
+            method: str = "profile", nsim: int = 500, boot_type: str = "perc", seed: Any = None,
+            func: Callable[[Any], Any] | None = None, n_jobs: int = 1, progress: bool | None = None,
+            **kwargs: Any) -> pd.DataFrame:
     """Confidence intervals; see the module docstring.
 
     Parameters
     ----------
     fit : LmerFit or GlmerFit
     parm : str or sequence of str, optional
-        Parameters to report (default all); unknown names raise an error listing the valid ones.
+        Parameters to report (default all): names as in the result, ``"theta_"`` (the
+        variance parameters), ``"beta_"`` (the fixed effects), or 0-based positions.
+        Unknown names raise an error listing the valid ones.
     level : float
         Confidence level in (0, 1).
-    method : {"Wald"}
-        Profile and bootstrap intervals are not available yet.
+    method : {"profile", "Wald", "boot"}
+        Likelihood profile (default, as lme4), Wald, or parametric bootstrap.
+    nsim : int
+        Bootstrap replicates (``method="boot"``; lme4's default 500).
+    boot_type : {"perc", "basic", "norm"}
+        Bootstrap interval type (also ``"percentile"``, ``"normal"``).
+    seed : int, optional
+        Seed of the bootstrap.
+    func : callable, optional
+        Statistic for ``method="boot"`` (default: SDs/correlations, ``sigma``, fixed effects).
+    n_jobs : int
+        Parallel workers for the profile (one parameter each) or the bootstrap replicates.
+    progress : bool, optional
+        Bootstrap progress bar (see :func:`~mixedlm.inference.bootstrap.bootMer`).
+    **kwargs
+        Passed on to :func:`~mixedlm.inference.profile.profile` (``alphamax``,
+        ``maxpts``, ``delta``, …) or :func:`~mixedlm.inference.bootstrap.bootMer`
+        (``use_u``, ``re_form``, ``type``, ``backend``, ``calc_derivs``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows = parameters, columns = the two percentage bounds (``"2.5 %"``, ``"97.5 %"``).
     """
     if not 0 < level < 1:
         raise MixedLMError(f"level must be between 0 and 1, not {level!r}")
-    if method not in ("Wald", "wald"):
-        raise MixedLMError(f"confint(method={method!r}) is not available yet; use method='Wald' "
-                           "(profile and bootstrap intervals are planned)")
+    m = {"profile": "profile", "wald": "Wald", "boot": "boot"}.get(str(method).lower())
+    if m is None:
+        raise MixedLMError(f"method must be 'profile', 'Wald' or 'boot', not {method!r}")
+    if m == "boot":
+        return _confint_boot(fit, parm, level, nsim, boot_type, seed, func, n_jobs, progress, kwargs)
+    if func is not None:
+        raise MixedLMError("func is only used with method='boot'")
+    wanted = _select_parm(fit, parm)
+    if m == "profile":
+        from mixedlm.inference.profile import profile
+
+        pr = profile(fit, which=wanted, n_jobs=n_jobs, **kwargs)
+        return pr.confint(level=level)
+    if kwargs:
+        raise MixedLMError(f"unexpected argument(s) for method='Wald': {sorted(kwargs)}")
+    return _confint_wald(fit, wanted, level)
+
+
+def _confint_wald(fit: Any, wanted: list[str] | None, level: float) -> pd.DataFrame:
     fe = fit.fixef()
     se = np.sqrt(np.diag(fit.vcov().to_numpy()))
     z = stats.norm.ppf(0.5 + level / 2)
@@ -62,12 +160,44 @@ def confint(fit: Any, parm: Sequence[str] | str | None = None, level: float = 0.
     rows = vnames + list(fe.index)
     lo = np.concatenate([np.full(len(vnames), np.nan), fe.to_numpy() - z * se])
     hi = np.concatenate([np.full(len(vnames), np.nan), fe.to_numpy() + z * se])
-    cols = [f"{100 * (1 - level) / 2:g} %", f"{100 * (1 + level) / 2:g} %"]
-    out = pd.DataFrame({cols[0]: lo, cols[1]: hi}, index=rows)
-    if parm is not None:
-        wanted = [parm] if isinstance(parm, str) else list(parm)
-        unknown = [p for p in wanted if p not in out.index]
-        if unknown:
-            raise MixedLMError(f"unknown parameter(s) {unknown}; valid names: {list(out.index)}")
+    out = pd.DataFrame(np.column_stack([lo, hi]), index=rows, columns=perc_labels(level))
+    if wanted is not None:
         out = out.loc[wanted]
     return out
+
+
+def boot_statistic(fit: Any) -> pd.Series:
+    """SDs/correlations (scaled as ``VarCorr``), ``sigma`` where the model has one, and fixed effects.
+
+    The statistic ``confint(method="boot")`` bootstraps (lme4's default ``FUN``).
+    """
+    from mixedlm.inference.profile import theta_to_sdcor
+
+    sd = theta_to_sdcor(fit.setup.re, fit.theta, float(fit._varcorr_scale))
+    vals = list(sd)
+    if fit._residual_sd is not None:
+        vals.append(float(fit._residual_sd))
+    fe = fit.fixef()
+    return pd.Series(np.concatenate([vals, fe.to_numpy()]), index=_all_names(fit))
+
+
+def _confint_boot(fit: Any, parm: Any, level: float, nsim: int, boot_type: str, seed: Any,
+                  func: Callable[[Any], Any] | None, n_jobs: int, progress: bool | None,
+                  kwargs: dict[str, Any]) -> pd.DataFrame:
+    from mixedlm.inference.bootstrap import _boot_type, bootMer
+
+    _boot_type(boot_type)
+    allowed = {"use_u", "re_form", "type", "backend", "calc_derivs"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise MixedLMError(f"unexpected argument(s) for method='boot': {sorted(unknown)}; "
+                           f"bootMer takes {sorted(allowed)}")
+    if func is None:
+        wanted = _select_parm(fit, parm)
+        bb = bootMer(fit, boot_statistic, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress, **kwargs)
+    else:
+        wanted = None if parm is None else ([parm] if isinstance(parm, str) else list(parm))
+        bb = bootMer(fit, func, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress, **kwargs)
+    if bb.t.isna().all().all():
+        raise MixedLMError("all bootstrap runs failed: " + "; ".join(bb.errors))
+    return bb.confint(parm=wanted, level=level, type=boot_type)

@@ -150,11 +150,26 @@ class MixedModelFit:
             groups.append(VarCorrGroup(group=blk.group, names=list(blk.names), cov=cov))
         return VarCorr(groups, sigma=self._residual_sd)
 
-    def confint(self, parm: Any = None, level: float = 0.95, method: str = "Wald") -> pd.DataFrame:
-        """Confidence intervals (Wald for now); see :func:`mixedlm.inference.confint`."""
+    def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile", **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals: ``"profile"`` (default, as lme4), ``"Wald"`` or ``"boot"``.
+
+        See :func:`mixedlm.inference.confint.confint` (``nsim``, ``seed``, ``boot_type``, …).
+        """
         from mixedlm.inference.confint import confint
 
-        return confint(self, parm=parm, level=level, method=method)
+        return confint(self, parm=parm, level=level, method=method, **kwargs)
+
+    def profile(self, which: Any = None, **kwargs: Any) -> Any:
+        """Likelihood profile (lme4's ``profile``); see :func:`mixedlm.inference.profile.profile`."""
+        from mixedlm.inference.profile import profile
+
+        return profile(self, which=which, **kwargs)
+
+    def simulate(self, nsim: int = 1, seed: Any = None, re_form: Any = None, use_u: bool = False) -> pd.DataFrame:
+        """Simulated responses (lme4's ``simulate``); see :func:`mixedlm.inference.simulate.simulate`."""
+        from mixedlm.inference.simulate import simulate
+
+        return simulate(self, nsim=nsim, seed=seed, re_form=re_form, use_u=use_u)
 
     def anova(self, *others: Any, **kwargs: Any) -> Any:
         """LRT table against ``others`` or, alone, the sequential F table; see :func:`mixedlm.anova`."""

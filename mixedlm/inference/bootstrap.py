@@ -1,0 +1,442 @@
+"""Parametric bootstrap of a fitted mixed model (lme4's ``bootMer``) and bootstrap intervals.
+
+Replicate ``r = 1..R``: simulate a response from the fitted model
+(:func:`mixedlm.inference.simulate.simulate_response`; by default every random effect
+is drawn anew, lme4's ``use.u = FALSE``), refit the same design to it with
+``fit.refit`` (nothing is re-parsed; the optimizer starts from the original
+estimates) and record ``t*_r = func(refit)``.  ``t0 = func(fit)``.
+
+Reproducibility: the seed is turned into a :class:`numpy.random.SeedSequence` and
+replicate ``r`` draws from its own child ``SeedSequence.spawn(R)[r]``, so the
+replicates do not depend on ``n_jobs`` or on the order in which they finish.
+
+Intervals (``BootResult.confint``, as ``boot::boot.ci`` which lme4's
+``confint(<bootMer>)`` calls), on the finite replicates ``t*`` of each statistic:
+
+* ``"perc"``: ``[q(α/2), q(1−α/2)]`` where ``q(a)`` is the ``(R+1)a``-th order
+  statistic, interpolated on the normal-quantile scale between neighbours when
+  ``(R+1)a`` is not an integer (``boot``'s ``norm.inter``);
+* ``"basic"``: ``[2 t0 − q(1−α/2), 2 t0 − q(α/2)]``;
+* ``"norm"``: ``t0 − b ∓ z_{1−α/2} s`` with bias ``b = mean(t*) − t0`` and ``s`` the
+  standard deviation of ``t*``.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing as mp
+import os
+import sys
+import time
+import warnings
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mixedlm.errors import MixedLMError
+
+#: With ``progress=None`` a progress bar appears when the loop is predicted to take longer (s).
+PROGRESS_AFTER_SECONDS = 5.0
+
+
+# ---------------------------------------------------------------------------------------
+# parallel map (no joblib): processes (fork where available) or threads
+# ---------------------------------------------------------------------------------------
+
+_SHARED: Any = None
+
+
+def _init_worker(shared: Any) -> None:
+    global _SHARED
+    _SHARED = shared
+    try:  # one BLAS thread per worker: the work is split over processes already
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except Exception:  # pragma: no cover - threadpoolctl is a dependency, but never fail here
+        pass
+
+
+def _call_shared(fn: Callable[[Any, Any], Any], item: Any) -> Any:
+    return fn(_SHARED, item)
+
+
+def _n_workers(n_jobs: int, n_items: int) -> int:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
+        raise MixedLMError(f"n_jobs must be a positive integer or -1 (all cores), not {n_jobs!r}")
+    n = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+    return max(1, min(n, n_items))
+
+
+def _executor(n: int, shared: Any, backend: str) -> Executor:
+    if backend == "threads":
+        return ThreadPoolExecutor(max_workers=n)
+    if backend != "processes":
+        raise MixedLMError(f"backend must be 'processes' or 'threads', not {backend!r}")
+    # fork shares the fitted model (and any function, lambdas included) without pickling
+    ctx = mp.get_context("fork") if sys.platform.startswith("linux") else mp.get_context()
+    return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(shared,))
+
+
+def parallel_map(fn: Callable[[Any, Any], Any], items: Sequence[Any], n_jobs: int = 1, shared: Any = None,
+                 backend: str = "processes", on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+    """``[fn(shared, item) for item in items]``, optionally in parallel; results in input order.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function ``fn(shared, item)`` (worker processes look it up by name).
+    items : sequence
+        Work items.
+    n_jobs : int
+        Workers (``-1``: one per core); 1 runs in this process.
+    shared : object
+        Passed to every call; sent once per worker process (inherited through ``fork``
+        on Linux, pickled elsewhere).
+    backend : {"processes", "threads"}
+        Worker processes (default: the numerical work holds the GIL between short
+        BLAS calls, so threads do not scale on small models) or threads.
+    on_result : callable, optional
+        Called as ``on_result(index, result)`` when each item finishes (progress bars).
+    """
+    items = list(items)
+    n = _n_workers(n_jobs, len(items))
+    out: list[Any] = [None] * len(items)
+    if n == 1:
+        for i, it in enumerate(items):
+            out[i] = fn(shared, it)
+            if on_result is not None:
+                on_result(i, out[i])
+        return out
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns that fork() in a threaded process may deadlock; the workers only
+        # run NumPy/SciPy code and set their BLAS pools to one thread on start.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
+        with _executor(n, shared, backend) as ex:
+            if backend == "threads":
+                futs = {ex.submit(fn, shared, it): i for i, it in enumerate(items)}
+            else:
+                futs = {ex.submit(_call_shared, fn, it): i for i, it in enumerate(items)}
+            for fut in as_completed(futs):
+                i = futs[fut]
+                out[i] = fut.result()
+                if on_result is not None:
+                    on_result(i, out[i])
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# bootstrap intervals (boot::boot.ci)
+# ---------------------------------------------------------------------------------------
+
+def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``boot``'s ``norm.inter``: quantiles of ``t`` at ``alpha`` interpolated on the normal scale.
+
+    Returns the quantiles and whether extreme order statistics were used as endpoints.
+    """
+    t = np.sort(t[np.isfinite(t)])
+    R = t.shape[0]
+    alpha = np.asarray(alpha, dtype=np.float64)
+    if R == 0:
+        return np.full(alpha.shape, np.nan), False
+    rk = (R + 1) * alpha
+    extreme = not bool(np.all((rk > 1) & (rk < R)))
+    k = np.trunc(rk).astype(np.int64)
+    out = np.empty(alpha.shape)
+    for m in range(alpha.shape[0]):
+        km = int(k[m])
+        if km == 0:
+            out[m] = t[0]
+        elif km >= R:
+            out[m] = t[R - 1]
+        elif km == rk[m]:
+            out[m] = t[km - 1]
+        else:
+            z1 = stats.norm.ppf(alpha[m])
+            z2 = stats.norm.ppf(km / (R + 1))
+            z3 = stats.norm.ppf((km + 1) / (R + 1))
+            out[m] = t[km - 1] + (z1 - z2) / (z3 - z2) * (t[km] - t[km - 1])
+    return out, extreme
+
+
+def boot_ci(t0: float, t: np.ndarray, level: float = 0.95, type: str = "perc") -> tuple[float, float]:
+    """One bootstrap interval, as ``boot::boot.ci(type = "perc" | "basic" | "norm")``; see the module docstring."""
+    kind = _boot_type(type)
+    t = np.asarray(t, dtype=np.float64)
+    t = t[np.isfinite(t)]
+    if kind == "norm":
+        if t.shape[0] < 2:
+            return float("nan"), float("nan")
+        bias = float(np.mean(t)) - t0
+        merr = float(np.std(t, ddof=1)) * stats.norm.ppf((1 + level) / 2)
+        return t0 - bias - merr, t0 - bias + merr
+    alpha = np.array([(1 - level) / 2, (1 + level) / 2])
+    q, extreme = _norm_inter(t, alpha)
+    if extreme:
+        warnings.warn("extreme order statistics used as endpoints", UserWarning, stacklevel=3)
+    if kind == "perc":
+        return float(q[0]), float(q[1])
+    return float(2 * t0 - q[1]), float(2 * t0 - q[0])
+
+
+def _boot_type(type: str) -> str:
+    table = {"perc": "perc", "percentile": "perc", "basic": "basic", "norm": "norm", "normal": "norm"}
+    if type not in table:
+        raise MixedLMError(f"boot_type must be 'perc' (percentile), 'basic' or 'norm' (normal), not {type!r}")
+    return table[type]
+
+
+# ---------------------------------------------------------------------------------------
+# the bootstrap
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class BootResult:
+    """Result of :func:`bootMer` (lme4's ``bootMer`` / ``boot`` object).
+
+    Attributes
+    ----------
+    t0 : pandas.Series
+        The statistic on the fitted model.
+    t : pandas.DataFrame
+        One row per replicate (NaN rows for replicates whose refit failed).
+    nsim : int
+    seed : int or None
+        Entropy of the :class:`numpy.random.SeedSequence` the replicates derive from
+        (pass it back as ``seed`` to reproduce them).
+    type : str
+        ``"parametric"`` or ``"semiparametric"``.
+    warnings : dict of str to int
+        Warnings and messages raised by the refits (singular fits, convergence), with counts.
+    errors : dict of str to int
+        Errors of failed refits, with counts.
+    elapsed : float
+        Wall seconds.
+    """
+
+    t0: pd.Series
+    t: pd.DataFrame
+    nsim: int
+    seed: Any
+    type: str = "parametric"
+    warnings: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def n_failed(self) -> int:
+        """Number of replicates whose refit failed."""
+        return int(sum(self.errors.values()))
+
+    def confint(self, parm: Sequence[str] | str | None = None, level: float = 0.95,
+                type: str = "perc") -> pd.DataFrame:
+        """Bootstrap confidence intervals (``"perc"``, ``"basic"`` or ``"norm"``); see the module docstring."""
+        if not 0 < level < 1:
+            raise MixedLMError(f"level must be between 0 and 1, not {level!r}")
+        names = list(self.t0.index)
+        if parm is not None:
+            wanted = [parm] if isinstance(parm, str) else list(parm)
+            unknown = [p for p in wanted if p not in names]
+            if unknown:
+                raise MixedLMError(f"unknown parameter(s) {unknown}; valid names: {names}")
+            names = [n for n in names if n in set(wanted)]
+        from mixedlm.inference.confint import perc_labels
+
+        rows = [boot_ci(float(self.t0[n]), self.t[n].to_numpy(), level, type) for n in names]
+        return pd.DataFrame(rows, index=names, columns=perc_labels(level))
+
+    def summary(self) -> pd.DataFrame:
+        """``original``, ``bias`` (mean(t*) − t0) and ``std. error`` per statistic (as ``print(<boot>)``)."""
+        t = self.t.to_numpy()
+        mean = np.nanmean(t, axis=0) if t.size else np.full(len(self.t0), np.nan)
+        sd = np.nanstd(t, axis=0, ddof=1) if t.shape[0] > 1 else np.full(len(self.t0), np.nan)
+        return pd.DataFrame({"original": self.t0.to_numpy(), "bias": mean - self.t0.to_numpy(),
+                             "std. error": sd}, index=self.t0.index)
+
+    def __repr__(self) -> str:
+        fails = f", {self.n_failed} failed" if self.n_failed else ""
+        return (f"<BootResult: {self.type} bootstrap, {self.nsim} replicates{fails}, "
+                f"statistics {list(self.t0.index)}>")
+
+
+def _as_vector(value: Any, names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """A 1-D float array and names from a scalar, array, Series or dict."""
+    if isinstance(value, dict):
+        value = pd.Series(value)
+    if isinstance(value, pd.Series):
+        return value.to_numpy(dtype=np.float64), [str(i) for i in value.index]
+    arr = np.atleast_1d(np.asarray(value, dtype=np.float64)).ravel()
+    return arr, names if names is not None else [f"t{i + 1}" for i in range(arr.shape[0])]
+
+
+def _replicate(shared: dict[str, Any], r: int) -> tuple[np.ndarray | None, list[str], str | None]:
+    """Simulate, refit and evaluate ``func`` for replicate ``r``; returns (values, warnings, error)."""
+    from mixedlm.inference.simulate import simulate_response
+
+    fit = shared["fit"]
+    rng = np.random.default_rng(shared["children"][r])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if shared["type"] == "parametric":
+                y = simulate_response(fit, rng, shared["conditioned"])
+            else:
+                fitted, resid = shared["fitted"], shared["resid"]
+                y = fitted + rng.choice(resid, size=resid.shape[0], replace=True)
+            new = shared["refit_from"].refit(y)
+            vals, _ = _as_vector(shared["func"](new))
+            err = None
+        except Exception as exc:  # a failed replicate is recorded, as lme4's bootMer does
+            vals, err = None, f"{type(exc).__name__}: {exc}"
+    msgs = [str(w.message).splitlines()[0] for w in caught]
+    return vals, msgs, err
+
+
+def bootMer(fit: Any, func: Callable[[Any], Any], nsim: int = 1, seed: Any = None, use_u: bool = False,
+            re_form: Any = None, type: str = "parametric", n_jobs: int = 1, progress: bool | None = None,
+            calc_derivs: bool = False, backend: str = "processes") -> BootResult:
+    """Model-based bootstrap of a fitted mixed model (lme4's ``bootMer``); see the module docstring.
+
+    Parameters
+    ----------
+    fit : LmerFit or GlmerFit
+    func : callable
+        ``func(fitted_model)`` → number, array, Series or dict (e.g. ``lambda m: m.fixef()``).
+    nsim : int
+        Number of replicates.
+    seed : int or numpy.random.SeedSequence, optional
+        Makes the replicates reproducible (independently of ``n_jobs``).
+    use_u, re_form :
+        Which random effects are kept at their conditional modes when simulating
+        (see :func:`mixedlm.inference.simulate.simulate`); default: none (new draws).
+    type : {"parametric", "semiparametric"}
+        Parametric: responses simulated from the model.  Semiparametric (lme4; needs
+        ``use_u=True``): fitted values plus residuals resampled with replacement.
+    n_jobs : int
+        Parallel replicates (``-1``: one per core).  Results do not depend on it.
+    progress : bool, optional
+        Show a tqdm progress bar (needs tqdm); None: only when the loop is predicted
+        to take more than a few seconds and tqdm is installed.
+    calc_derivs : bool
+        Let GLMM refits use the finite-difference Hessian of the deviance (lme4's
+        ``calc.derivs``) when ``func`` asks for ``vcov()`` / standard errors — about 50
+        extra deviance evaluations per replicate.  False (default): a replicate's
+        ``vcov()`` is the conditional ``(R_XᵀR_X)⁻¹`` covariance; estimates are unaffected.
+    backend : {"processes", "threads"}
+        How ``n_jobs > 1`` runs (see :func:`parallel_map`).
+
+    Returns
+    -------
+    BootResult
+    """
+    from mixedlm.inference.simulate import _conditioned_groups
+    from mixedlm.results.glmer_result import GlmerFit
+
+    if isinstance(nsim, bool) or not isinstance(nsim, (int, np.integer)) or nsim < 1:
+        raise MixedLMError(f"nsim must be a positive integer, not {nsim!r}")
+    if not callable(func):
+        raise MixedLMError("func must be a function of a fitted model, e.g. lambda m: m.fixef()")
+    if type not in ("parametric", "semiparametric"):
+        raise MixedLMError(f"type must be 'parametric' or 'semiparametric', not {type!r}")
+    t_start = time.perf_counter()
+    t0_vals, t0_names = _as_vector(func(fit))
+    if isinstance(seed, np.random.SeedSequence):
+        ss = seed
+    elif seed is None or isinstance(seed, (int, np.integer)):
+        ss = np.random.SeedSequence(None if seed is None else int(seed))
+    else:
+        raise MixedLMError(f"seed must be None, an integer or a numpy SeedSequence, not {seed!r}")
+    children = ss.spawn(int(nsim))
+    shared: dict[str, Any] = {"fit": fit, "func": func, "children": children, "type": type}
+    refit_from = fit
+    if isinstance(fit, GlmerFit) and not calc_derivs and fit.control.calc_derivs:
+        refit_from = copy.copy(fit)
+        refit_from.control = replace(fit.control, calc_derivs=False)
+    shared["refit_from"] = refit_from
+    if type == "parametric":
+        shared["conditioned"] = _conditioned_groups(fit, re_form, use_u)
+    else:
+        if re_form is not None:
+            raise MixedLMError("re_form cannot be used with semiparametric bootstrapping")
+        if not use_u:
+            raise MixedLMError("semiparametric bootstrapping needs use_u=True (as lme4)")
+        if isinstance(fit, GlmerFit):
+            warnings.warn("semiparametric bootstrapping is questionable for GLMMs", UserWarning, stacklevel=2)
+            pirls = fit.objective.pirls
+            shared["fitted"] = np.asarray(fit._state.mu, dtype=np.float64)
+            shared["resid"] = np.asarray(pirls.y - fit._state.mu, dtype=np.float64)
+        else:
+            shared["fitted"] = fit._linear_predictor()
+            shared["resid"] = np.asarray(fit.setup.frame.y, dtype=np.float64) - shared["fitted"]
+
+    bar = _ProgressBar(int(nsim), progress)
+    results = parallel_map(_replicate, range(int(nsim)), n_jobs=n_jobs, shared=shared, backend=backend,
+                           on_result=lambda i, res: bar.update())
+    bar.close()
+
+    k = t0_vals.shape[0]
+    T = np.full((int(nsim), k), np.nan)
+    warn_counts: dict[str, int] = {}
+    err_counts: dict[str, int] = {}
+    for r, (vals, msgs, err) in enumerate(results):
+        for m in msgs:
+            warn_counts[m] = warn_counts.get(m, 0) + 1
+        if err is not None:
+            err_counts[err] = err_counts.get(err, 0) + 1
+            continue
+        if vals is None or vals.shape[0] != k:
+            msg = f"func returned {0 if vals is None else vals.shape[0]} values on a replicate, {k} on the fit"
+            err_counts[msg] = err_counts.get(msg, 0) + 1
+            continue
+        T[r] = vals
+    n_fail = sum(err_counts.values())
+    if n_fail:
+        warnings.warn(f"some bootstrap runs failed ({n_fail}/{nsim})", UserWarning, stacklevel=2)
+    return BootResult(t0=pd.Series(t0_vals, index=t0_names), t=pd.DataFrame(T, columns=t0_names),
+                      nsim=int(nsim), seed=ss.entropy, type=type, warnings=warn_counts, errors=err_counts,
+                      elapsed=time.perf_counter() - t_start)
+
+
+class _ProgressBar:
+    """tqdm bar shown when asked, or (``progress=None``) when the loop looks long and tqdm is installed."""
+
+    def __init__(self, total: int, progress: bool | None) -> None:
+        self.total = total
+        self.progress = progress
+        self.done = 0
+        self.bar: Any = None
+        self.t0 = time.perf_counter()
+        self.decided = progress is not None
+        if progress:
+            self._open()
+
+    def _open(self) -> None:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            if self.progress:
+                warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a progress bar",
+                              UserWarning, stacklevel=4)
+            return
+        self.bar = tqdm(total=self.total, initial=self.done, desc="bootstrap", unit="fit")
+
+    def update(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        if not self.decided:
+            elapsed = time.perf_counter() - self.t0
+            if elapsed * self.total / self.done > PROGRESS_AFTER_SECONDS and self.done < self.total:
+                self.decided = True
+                self._open()
+            elif elapsed > 1.0:
+                self.decided = True
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
