@@ -144,7 +144,10 @@ def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl |
                   setup.builder, engine=engine, tol=control.pirls_tol, maxit=control.pirls_maxit,
                   warm_start=control.pirls_warm_start)
     glm = pirls.solve_beta_u(np.zeros(setup.re.n_theta))
-    return GlmmObjective(pirls, nAGQ, glm.beta)
+    objective = GlmmObjective(pirls, nAGQ, glm.beta)
+    # lme4's lp0: every nAGQ=0 evaluation starts PIRLS from the converged predictor at the default θ
+    objective.eta_anchor = objective.state_theta(setup.re.default_start()).eta
+    return objective
 
 
 def _start(setup: GlmmSetup, start: Any) -> tuple[np.ndarray | None, np.ndarray | None]:

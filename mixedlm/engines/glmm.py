@@ -105,6 +105,7 @@ class GlmmObjective:
         self.pirls = pirls
         self.nAGQ = nAGQ
         self.beta_start = np.asarray(beta_start, dtype=np.float64)
+        self.eta_anchor: np.ndarray | None = None
         self.n_theta = pirls.re.n_theta
         self.p = pirls.p
         self.n_evals = 0
@@ -113,8 +114,17 @@ class GlmmObjective:
 
     # stage 1 --------------------------------------------------------------
     def state_theta(self, theta: np.ndarray) -> PirlsState:
-        """PIRLS over (β, u) at θ."""
-        return self.pirls.solve_beta_u(np.asarray(theta, dtype=np.float64), beta0=self.beta_start)
+        """PIRLS over (β, u) at θ.
+
+        Each call starts from the same fixed linear predictor ``eta_anchor`` (when
+        set: the converged predictor at the starting θ, as lme4's ``lp0``), taking the
+        first step from its IRLS weights — fewer iterations than from ``u = 0``, and
+        still a pure function of θ.  Without an anchor it starts from ``beta_start``, ``u = 0``.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        if self.eta_anchor is not None:
+            return self.pirls.solve_beta_u(theta, eta0=self.eta_anchor)
+        return self.pirls.solve_beta_u(theta, beta0=self.beta_start)
 
     def deviance_theta(self, theta: np.ndarray) -> float:
         """``nAGQ = 0`` objective: Laplace formula at ``(β̂(θ), û(θ))`` from joint PIRLS."""

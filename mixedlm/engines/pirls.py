@@ -129,6 +129,7 @@ class Pirls:
         self.builder = builder
         self.engine = engine
         self.tol = tol
+        self.tol_step = 1e-6
         self.maxit = maxit
         self.warm_start = warm_start
         self._last_u: np.ndarray | None = None
@@ -175,6 +176,21 @@ class Pirls:
         var = self.family.variance(mu)
         w = self.a * mu_eta * mu_eta / var
         return w, (self.y - mu) / mu_eta
+
+    def _converged(self, old: float, new: float, step: np.ndarray, x: np.ndarray) -> bool:
+        """Stop when the full Newton step is negligible.
+
+        ``log|L|²`` in the Laplace approximation depends on the mode to *first* order
+        (through the weights), so a small change of the penalized deviance is not
+        enough: with deviances of order 10⁵ a relative change of 1e-10 still allows
+        steps of ~1e-3 in u and errors of ~1e-2 in the approximation.  Require the
+        step itself to be below ``tol_step`` (relative to the size of the iterate),
+        or the deviance to stop changing at all (rounding level).
+        """
+        size = 1.0 + (float(np.max(np.abs(x))) if x.size else 0.0)
+        small_step = (float(np.max(np.abs(step))) if step.size else 0.0) <= self.tol_step * size
+        small_change = abs(old - new) <= self.tol * (abs(new) + 0.1)
+        return (small_step and small_change) or abs(old - new) <= 1e-15 * (abs(new) + 1.0)
 
     def _factor(self, which: str, A: Any) -> Any:
         fac = self._fac_u if which == "u" else self._fac_b
@@ -234,7 +250,7 @@ class Pirls:
                                  "rescaled covariates)")
             u, eta, mu, mu_eta = u_try, eta_try, mu_try, mu_eta_try
             pdev = pdev_try - float(u @ u)
-            if abs(old - pdev_try) <= self.tol * (abs(pdev_try) + 0.1) and step == 1.0:
+            if step == 1.0 and self._converged(old, pdev_try, delta, u):
                 break
         else:
             raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
@@ -302,7 +318,8 @@ class Pirls:
                                  "(try removing the offending covariate)")
             old = pdev
             beta, u, eta, mu, mu_eta, pdev = b_try, u_try, eta_try, mu_try, mu_eta_try, pdev_try
-            if not first_free and abs(old - pdev) <= self.tol * (abs(pdev) + 0.1) and step == 1.0:
+            if not first_free and step == 1.0 and self._converged(old, pdev, np.concatenate([du, db]),
+                                                                  np.concatenate([u, beta])):
                 break
             first_free = False
         else:
