@@ -29,6 +29,7 @@ from mixedlm.engines.glmm import GlmmObjective, check_nagq
 from mixedlm.engines.pirls import Pirls
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
 from mixedlm.lmer import blas_threads, re_structure_from_frame
+from mixedlm.optim.boundary import check_boundary
 from mixedlm.optim.optsummary import OptSummary
 from mixedlm.optim.registry import minimize
 
@@ -216,24 +217,9 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
     name = control.stage_optimizer(2)
     opt2 = minimize(objective.deviance, par0, lower, optimizer=name, keep_log=control.keep_log,
                     **control.settings_for(name))
-    _check_boundary(objective, opt2, lower, control.boundary_tol)
+    check_boundary(objective.deviance, opt2, lower, control.boundary_tol)
     _warn_unconverged(opt2, "Laplace/AGQ stage" if objective.nAGQ else "")
     return opt1, opt2
-
-
-def _check_boundary(objective: GlmmObjective, opt: OptSummary, lower: np.ndarray, tol: float) -> None:
-    """Set θ entries within ``tol`` of a zero bound to 0 when that does not increase the deviance."""
-    if tol <= 0:
-        return
-    par = np.array(opt.final)
-    for i in np.flatnonzero(np.isfinite(lower)):
-        if 0 < par[i] - lower[i] < tol:
-            trial = par.copy()
-            trial[i] = lower[i]
-            f = objective.deviance(trial)
-            if f <= opt.fmin:
-                par, opt.fmin = trial, f
-    opt.final = par.tolist()
 
 
 def wrap_glmm(setup: GlmmSetup, objective: GlmmObjective, opt1: OptSummary | None, opt2: OptSummary | None,

@@ -29,6 +29,7 @@ from mixedlm.design.frame import ModelFrame, build_model_frame
 from mixedlm.design.reterm import ReStructure, TermInput, build_re_structure
 from mixedlm.engines.lmm import LmmObjective, moment_start
 from mixedlm.errors import DataError, MixedLMError
+from mixedlm.optim.boundary import check_boundary
 from mixedlm.optim.optsummary import OptSummary
 from mixedlm.optim.registry import minimize
 
@@ -186,22 +187,6 @@ def _start_theta(setup: LmmSetup, start: Any) -> np.ndarray:
     return ms if ms is not None else re.default_start()
 
 
-def _check_boundary(objective: LmmObjective, opt: OptSummary, lower: np.ndarray, tol: float) -> None:
-    """lme4's boundary check: θ entries within ``tol`` of a zero bound are set to 0 if that is no worse."""
-    if tol <= 0:
-        return
-    par = np.array(opt.final)
-    for i in np.flatnonzero(np.isfinite(lower)):
-        diff = par[i] - lower[i]
-        if 0 < diff < tol:
-            trial = par.copy()
-            trial[i] = lower[i]
-            f = objective(trial)
-            if f <= opt.fmin:
-                par, opt.fmin = trial, f
-    opt.final = par.tolist()
-
-
 def optimize_lmm(objective: LmmObjective, setup: LmmSetup, control: LmerControl | None = None,
                  start: Any = None) -> OptSummary:
     """Stage 3: minimize the objective over θ; returns the run's :class:`OptSummary`."""
@@ -210,7 +195,7 @@ def optimize_lmm(objective: LmmObjective, setup: LmmSetup, control: LmerControl 
     with blas_threads(control.blas_threads):
         opt = minimize(objective, theta0, setup.re.lower, optimizer=control.optimizer,
                        keep_log=control.keep_log, **control.optimizer_settings())
-        _check_boundary(objective, opt, setup.re.lower, control.boundary_tol)
+        check_boundary(objective, opt, setup.re.lower, control.boundary_tol)
     if not opt.converged:
         from mixedlm.errors import ConvergenceWarning
 

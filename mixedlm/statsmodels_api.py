@@ -370,7 +370,8 @@ class MixedLM:
         from mixedlm.design.crossprod import CrossProductBuilder
         from mixedlm.design.reterm import build_re_structure
         from mixedlm.engines.lmm import LmmObjective, moment_start
-        from mixedlm.lmer import _check_boundary, blas_threads
+        from mixedlm.lmer import blas_threads
+        from mixedlm.optim.boundary import check_boundary
         from mixedlm.optim.registry import minimize
 
         if kwargs:
@@ -390,7 +391,7 @@ class MixedLM:
             theta0 = ms if ms is not None else re.default_start()
             opt = minimize(obj, theta0, re.lower, optimizer=control.optimizer, keep_log=False,
                            **control.optimizer_settings())
-            _check_boundary(obj, opt, re.lower, control.boundary_tol)
+            check_boundary(obj, opt, re.lower, control.boundary_tol)
             theta = np.array(opt.final, dtype=np.float64)
             sol = obj.solution(theta)
         if not opt.converged:

@@ -189,30 +189,7 @@ class GlmmObjective:
 
     # derivatives ---------------------------------------------------------
     def hessian(self, par: np.ndarray, delta: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-        """Central finite-difference gradient and Hessian of the stage-2 objective (lme4's ``deriv12``).
+        """Central finite-difference gradient and Hessian of the stage-2 objective (lme4's ``deriv12``)."""
+        from mixedlm.optim.derivatives import deriv12
 
-        ``H_ii = (f(x+δe_i) − 2f(x) + f(x−δe_i)) / δ²`` and
-        ``H_ij = (f(x+δe_i+δe_j) − f(x+δe_i−δe_j) − f(x−δe_i+δe_j) + f(x−δe_i−δe_j)) / 4δ²``.
-        """
-        x = np.asarray(par, dtype=np.float64)
-        P = x.shape[0]
-        f0 = self.deviance(x)
-        grad = np.empty(P)
-        H = np.empty((P, P))
-        fp = np.empty(P)
-        fm = np.empty(P)
-        for i in range(P):
-            e = np.zeros(P)
-            e[i] = delta
-            fp[i], fm[i] = self.deviance(x + e), self.deviance(x - e)
-            grad[i] = (fp[i] - fm[i]) / (2 * delta)
-            H[i, i] = (fp[i] - 2 * f0 + fm[i]) / delta ** 2
-        for i in range(P):
-            for j in range(i):
-                ei = np.zeros(P)
-                ej = np.zeros(P)
-                ei[i] = delta
-                ej[j] = delta
-                H[i, j] = H[j, i] = (self.deviance(x + ei + ej) - self.deviance(x + ei - ej)
-                                     - self.deviance(x - ei + ej) + self.deviance(x - ei - ej)) / (4 * delta ** 2)
-        return grad, H
+        return deriv12(self.deviance, np.asarray(par, dtype=np.float64), delta)

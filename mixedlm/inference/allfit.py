@@ -106,35 +106,13 @@ def _sdcor(fit: Any) -> pd.Series:
     lme4's ``summary(allFit)`` labels its columns in this order but fills them in
     ``as.data.frame(VarCorr)`` order (all SDs first); here labels and values agree.
     """
-    re = fit.setup.re
-    s2 = float(fit._varcorr_scale) ** 2
-    names: list[str] = []
-    vals: list[float] = []
-    for blk in re.blocks:
-        T = re.terms[blk.term_index].template(fit.theta)
-        cov = s2 * (T @ T.T)[np.ix_(blk.columns, blk.columns)]
-        sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
-        cn = list(blk.names)
-        for j in range(len(cn)):
-            for i in range(j, len(cn) if blk.correlated else j + 1):
-                if i == j:
-                    names.append(f"sd_{cn[i]}|{blk.group}")
-                    vals.append(float(sd[i]))
-                else:
-                    names.append(f"cor_{cn[i]}.{cn[j]}|{blk.group}")
-                    ok = sd[i] > 0 and sd[j] > 0
-                    vals.append(float(cov[i, j] / (sd[i] * sd[j])) if ok else float("nan"))
-    seen: dict[str, int] = {}
-    for k, nm in enumerate(names):
-        if nm in seen:
-            seen[nm] += 1
-            names[k] = f"{nm}.{seen[nm]}"
-        else:
-            seen[nm] = 0
+    from mixedlm.inference.confint import variance_parameter_names
+    from mixedlm.inference.profile import theta_to_sdcor
+
+    vals = list(theta_to_sdcor(fit.setup.re, fit.theta, float(fit._varcorr_scale)))
     if fit._residual_sd is not None:
-        names.append("sigma")
         vals.append(float(fit._residual_sd))
-    return pd.Series(vals, index=names, dtype=float)
+    return pd.Series(vals, index=variance_parameter_names(fit), dtype=float)
 
 
 @dataclass

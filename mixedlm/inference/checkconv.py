@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from mixedlm.optim.derivatives import deriv12
+
 
 @dataclass
 class ConvergenceCheck:
@@ -57,25 +59,6 @@ class ConvergenceCheck:
         return "\n".join(self.messages)
 
 
-def _central_derivatives(f: Any, x: np.ndarray, delta: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    """Central finite-difference gradient and Hessian (lme4's ``deriv12`` scheme)."""
-    P = x.shape[0]
-    f0 = f(x)
-    g = np.empty(P)
-    H = np.empty((P, P))
-    for i in range(P):
-        e = np.zeros(P)
-        e[i] = delta
-        fp, fm = f(x + e), f(x - e)
-        g[i] = (fp - fm) / (2 * delta)
-        H[i, i] = (fp - 2 * f0 + fm) / delta ** 2
-        for j in range(i):
-            ej = np.zeros(P)
-            ej[j] = delta
-            H[i, j] = H[j, i] = (f(x + e + ej) - f(x + e - ej) - f(x - e + ej) + f(x - e - ej)) / (4 * delta ** 2)
-    return g, H
-
-
 def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) -> ConvergenceCheck:
     """Check the optimum of a fitted model (see module docstring for the tests made).
 
@@ -98,7 +81,7 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) ->
         if fit.derivs is None:
             if fit.opt is None:  # nAGQ = 0: optimum over θ only
                 x = fit.theta
-                g, H = _central_derivatives(fit.objective.deviance_theta, x)
+                g, H = deriv12(fit.objective.deviance_theta, x)
                 names = list(re.theta_names)
             else:
                 g, H = fit.objective.hessian(fit._par)
@@ -112,7 +95,7 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) ->
         names = list(re.theta_names)
         x = fit.theta
         obj = fit.objective
-        g, H = _central_derivatives(lambda th: obj.criterion(th, reml=obj.reml), x)
+        g, H = deriv12(lambda th: obj.criterion(th, reml=obj.reml), x)
         opt = fit.opt
 
     messages: list[str] = []

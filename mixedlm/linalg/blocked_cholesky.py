@@ -377,12 +377,8 @@ class BlockedCholesky:
         """``L_i0`` as a SciPy CSR matrix (``q_i × q_0``)."""
         import scipy.sparse as sp
 
-        B = self.Lsp[i]
-        nnz, Sr, Sc = B.values.shape
-        col = self.col_of_block[i]
-        r = (B.rows[:, None, None] * Sr + np.arange(Sr)[None, :, None]) + np.zeros((1, 1, Sc), dtype=np.int64)
-        c = (col[:, None, None] * Sc + np.arange(Sc)[None, None, :]) + np.zeros((1, Sr, 1), dtype=np.int64)
-        return sp.csr_matrix((B.values.ravel(), (r.ravel(), c.ravel())), shape=(self.q[i], self.q[0]))
+        r, c, v = self.Lsp[i].to_coo()
+        return sp.csr_matrix((v, (r, c)), shape=(self.q[i], self.q[0]))
 
     def cond_cov_blocks(self, k: int, chunk: int = 2048) -> np.ndarray:
         """Diagonal blocks of ``(L_ZZ L_ZZᵀ)⁻¹`` for term ``k``, shape ``(ℓ_k, S_k, S_k)``.

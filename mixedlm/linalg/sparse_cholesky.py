@@ -15,16 +15,6 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from mixedlm.linalg.blocked_cholesky import _potrf_fixed
-from mixedlm.linalg.storage import PairBlock
-
-
-def _pairs_to_coo(B: PairBlock, row_off: int, col_off: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """COO triplets of a block-sparse matrix placed at (row_off, col_off)."""
-    nnz, Sr, Sc = B.values.shape
-    col = B.column_of_block()
-    r = (B.rows[:, None, None] * Sr + np.arange(Sr)[None, :, None]) + np.zeros((1, 1, Sc), dtype=np.int64)
-    c = (col[:, None, None] * Sc + np.arange(Sc)[None, None, :]) + np.zeros((1, Sr, 1), dtype=np.int64)
-    return (r.ravel() + row_off, c.ravel() + col_off, B.values.ravel())
 
 
 def _blockdiag_to_coo(D: np.ndarray, off: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,7 +72,7 @@ class SparseCholesky:
             r, c, v = _blockdiag_to_coo(A.diag[k], int(self.off[k]))
             rows.append(r); cols.append(c); vals.append(v)
         for (i, j), B in A.offdiag.items():
-            r, c, v = _pairs_to_coo(B, int(self.off[i]), int(self.off[j]))
+            r, c, v = B.to_coo(int(self.off[i]), int(self.off[j]))
             rows += [r, c]; cols += [c, r]; vals += [v, v]
         self.AZZ = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                                  shape=(qt, qt))

@@ -40,3 +40,11 @@ class PairBlock:
         """Column level of every stored block (``(nnz,)``)."""
         counts = np.diff(self.colptr)
         return np.repeat(np.arange(counts.shape[0], dtype=np.int64), counts)
+
+    def to_coo(self, row_off: int = 0, col_off: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """COO triplets ``(rows, cols, values)`` of the scalar entries, shifted by the offsets."""
+        nnz, Sr, Sc = self.values.shape
+        col = self.column_of_block()
+        r = (self.rows[:, None, None] * Sr + np.arange(Sr)[None, :, None]) + np.zeros((1, 1, Sc), dtype=np.int64)
+        c = (col[:, None, None] * Sc + np.arange(Sc)[None, None, :]) + np.zeros((1, Sr, 1), dtype=np.int64)
+        return r.ravel() + row_off, c.ravel() + col_off, self.values.ravel()

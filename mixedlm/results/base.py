@@ -69,6 +69,19 @@ class MixedModelFit:
         names = self.setup.fe.names
         return pd.DataFrame(self._vcov_beta(), index=names, columns=names)
 
+    def AIC(self) -> float:
+        """Akaike information criterion ``−2 logLik + 2 df`` (REML log-likelihood for REML fits)."""
+        return -2.0 * self.logLik() + 2.0 * self._df()
+
+    def BIC(self) -> float:
+        """Bayesian information criterion ``−2 logLik + log(n) df``."""
+        return -2.0 * self.logLik() + math.log(self.nobs) * self._df()
+
+    @property
+    def df_residual(self) -> int:
+        """Residual degrees of freedom, ``n − (number of parameters)``, as lme4."""
+        return self.nobs - self._df()
+
     def _vcov_beta(self) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -197,19 +197,6 @@ class GlmerFit(MixedModelFit):
             return float(self._state.dev)
         raise MixedLMError(f"kind must be 'marginal', 'lme4' or 'conditional', not {kind!r}")
 
-    def AIC(self) -> float:
-        """Akaike information criterion from :meth:`logLik`."""
-        return -2.0 * self.logLik() + 2.0 * self._df()
-
-    def BIC(self) -> float:
-        """Bayesian information criterion from :meth:`logLik`."""
-        return -2.0 * self.logLik() + math.log(self.nobs) * self._df()
-
-    @property
-    def df_residual(self) -> int:
-        """Residual degrees of freedom, ``n − (number of parameters)``."""
-        return self.nobs - self._df()
-
     # ------------------------------------------------------ per-row outputs
     def fitted(self) -> pd.Series:
         """Fitted means ``μ̂ = g⁻¹(η̂)`` (lme4's ``fitted``)."""

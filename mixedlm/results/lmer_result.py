@@ -8,7 +8,6 @@ here optimizes.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -104,19 +103,6 @@ class LmerFit(MixedModelFit):
         if REML == self.REML:
             return -0.5 * float(self._sol.objective)
         return -0.5 * self.objective.criterion(self._theta, reml=REML)
-
-    def AIC(self) -> float:
-        """Akaike information criterion from :meth:`logLik` (REML log-likelihood for REML fits)."""
-        return -2.0 * self.logLik() + 2.0 * self._df()
-
-    def BIC(self) -> float:
-        """Bayesian information criterion from :meth:`logLik`."""
-        return -2.0 * self.logLik() + math.log(self.nobs) * self._df()
-
-    @property
-    def df_residual(self) -> int:
-        """Residual degrees of freedom, ``n − (number of parameters)``, as lme4."""
-        return self.nobs - self._df()
 
     def fitted(self) -> pd.Series:
         """Fitted values ``Xβ̂ + Zb̂ + offset``."""
