@@ -34,6 +34,14 @@ class LmerControl:
         Tolerance of the singular-fit check (lme4's ``boundary.tol``).
     check_conv_singular : {"ignore", "message", "warning", "stop"}
         Action on a singular fit (lme4 default: message).
+    check_conv : {"summary", "fit", "ignore"}
+        When the derivative-based convergence checks (:func:`mixedlm.checkConv`:
+        scaled gradient, Hessian eigenvalues) run: ``"summary"`` (default) when a
+        summary is built — their messages appear at its foot; ``"fit"`` also at the end
+        of every fit, with a :class:`~mixedlm.errors.ConvergenceWarning` per problem;
+        ``"ignore"``: only when ``checkConv`` is called.  They cost ``1 + 2P²``
+        objective evaluations for ``P`` parameters, which is why they are not run inside
+        every fit by default (lme4 runs them inside the fit, and skips them above 10⁴ rows).
     keep_log : bool
         Record every objective evaluation in the ``OptSummary``.
     """
@@ -48,6 +56,7 @@ class LmerControl:
     blas_threads: int | None = 1
     boundary_tol: float = 1e-5
     check_conv_singular: str = "message"
+    check_conv: str = "summary"
     keep_log: bool = True
 
     def __post_init__(self) -> None:
@@ -56,6 +65,8 @@ class LmerControl:
         for name in ("check_conv_singular",):
             if getattr(self, name) not in _ACTIONS:
                 raise MixedLMError(f"{name} must be one of {_ACTIONS}, not {getattr(self, name)!r}")
+        if self.check_conv not in ("summary", "fit", "ignore"):
+            raise MixedLMError(f"check_conv must be 'summary', 'fit' or 'ignore', not {self.check_conv!r}")
         if int(self.maxfun) < 1:
             raise MixedLMError(f"maxfun must be a positive integer, not {self.maxfun!r}")
 

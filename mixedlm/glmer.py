@@ -237,6 +237,8 @@ def wrap_glmm(setup: GlmmSetup, objective: GlmmObjective, opt1: OptSummary | Non
 
         warnings.warn(msg, SingularFitMessage, stacklevel=3)
     fit.warn_separation()
+    if control.check_conv == "fit":
+        fit._warn_convergence()
     return fit
 
 

@@ -221,6 +221,8 @@ def wrap_lmm(setup: LmmSetup, objective: LmmObjective, opt: OptSummary,
         from mixedlm.errors import SingularFitMessage
 
         warnings.warn(msg, SingularFitMessage, stacklevel=3)
+    if control.check_conv == "fit":
+        fit._warn_convergence()
     return fit
 
 

@@ -214,6 +214,24 @@ class MixedModelFit:
 
         return update(self, formula=formula, **changes)
 
+    @cached_property
+    def convergence(self) -> Any:
+        """The :class:`~mixedlm.inference.checkconv.ConvergenceCheck` of this fit (computed once)."""
+        from mixedlm.inference.checkconv import checkConv
+
+        return checkConv(self)
+
+    def _warn_convergence(self) -> None:
+        """Issue the derivative-based convergence problems as warnings (``check_conv="fit"``)."""
+        import warnings
+
+        from mixedlm.errors import ConvergenceWarning
+
+        for msg in self.convergence.messages:
+            # singular fits and optimizer status are reported by the fit itself already
+            if not msg.startswith(("boundary (singular)", "the optimizer")):
+                warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+
     def isSingular(self, tol: float = 1e-4) -> bool:
         """True when a diagonal θ entry is below ``tol`` (a variance at or near zero), as lme4."""
         lower = self.setup.re.lower

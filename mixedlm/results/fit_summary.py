@@ -40,10 +40,17 @@ class FitSummary:
 
 
 def fit_messages(fit: Any, opt: Any) -> list[str]:
-    """lme4's closing lines: optimizer status (only when something is to report), then messages."""
+    """lme4's closing lines: optimizer status (only when something is to report), then messages.
+
+    With ``check_conv`` other than ``"ignore"`` the derivative-based convergence
+    problems found by :func:`mixedlm.checkConv` are listed too.
+    """
     msgs: list[str] = []
     if fit.isSingular():
         msgs.append("boundary (singular) fit: see help('isSingular')")
+    if getattr(fit.control, "check_conv", "ignore") != "ignore":
+        msgs += [m for m in fit.convergence.messages
+                 if not m.startswith("boundary (singular)") and not m.startswith("the optimizer")]
     code = 0 if opt is None or opt.converged else opt.return_code
     message = None if opt is None else opt.message
     name = "none" if opt is None else opt.optimizer
