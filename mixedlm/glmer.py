@@ -278,6 +278,7 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
     -------
     GlmerFit
     """
+    method = method.lower() if isinstance(method, str) else method
     if method not in ("ml", "map", "vb"):
         raise MixedLMError(f"method must be 'ml' (maximum likelihood, the default), 'map' or 'vb', not {method!r}")
     control = control or GlmerControl()

@@ -60,3 +60,10 @@ def test_lmer_update_formula_and_args():
     assert list(m0.fixef().index) == ["(Intercept)"]
     with pytest.raises(mlm.MixedLMError, match="unknown argument"):
         m.update(famly="x")
+
+
+def test_update_of_a_refit_model_is_refused_not_silently_wrong():
+    m = mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())
+    r = m.refit(mlm.load_sleepstudy()["Reaction"].to_numpy() * 1.01)
+    with pytest.raises(mlm.MixedLMError, match="refit"):
+        r.update(REML=False)

@@ -51,7 +51,8 @@ def refit(fit: Any, newresp: Any) -> Any:
             obj = make_lmm_objective(setup, REML=fit.REML, control=fit.control)
             opt = optimize_lmm(obj, setup, control=fit.control, start=fit.theta)
             new = wrap_lmm(setup, obj, opt, control=fit.control)
-    new.call = getattr(fit, "call", None)
+    # the recorded call describes the original response: update() must not silently refit that
+    new.call = None
     return new
 
 
@@ -71,8 +72,9 @@ def update(fit: Any, formula: str | None = None, **changes: Any) -> Any:
 
     call = getattr(fit, "call", None)
     if not call:
-        raise MixedLMError("this model has no recorded call (it was built with the staged API); "
-                           "call lmer()/glmer() again instead")
+        raise MixedLMError("this model has no recorded call (it was built with the staged API or by "
+                           "refit(), whose response is not in the original data); call lmer()/glmer() "
+                           "again instead")
     args = {k: v for k, v in call.items() if k != "function"}
     unknown = set(changes) - set(args)
     if unknown:
