@@ -57,3 +57,21 @@ def test_stopped_fit_is_caught_everywhere():
     assert "failed to converge" not in str(quiet.summary())
     with pytest.raises(mlm.MixedLMError, match="check_conv"):
         mlm.LmerControl(check_conv="always")
+
+
+def test_stop_on_a_bound_with_descent_direction_is_flagged():
+    # started at θ = 0 and stopped at once: the one-sided derivative into θ > 0 is negative
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mlm.lmer("Yield ~ 1 + (1 | Batch)", mlm.load_dyestuff(), start=[0.0],
+                     control=mlm.LmerControl(maxfun=1))
+    assert m.theta[0] == 0.0
+    c = mlm.checkConv(m)
+    assert not c.ok and c.gradient[0] < 0.0
+    assert any("negative eigenvalue" in msg for msg in c.messages)
+    # a genuine boundary optimum (Dyestuff2) passes: the one-sided derivative is >= 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = mlm.lmer("Yield ~ 1 + (1 | Batch)", mlm.load_dyestuff2())
+    cs = mlm.checkConv(s)
+    assert cs.ok and cs.gradient[0] >= 0.0

@@ -6,8 +6,12 @@ here on the profiled criterion over θ, which has only a few parameters.  Checks
 
 * scaled gradient ``H⁻¹ g`` (the Newton step still to take): its largest absolute
   component must be below ``tol_grad`` (lme4: 0.002); the message names the
-  parameter.  Parameters on a zero lower bound whose gradient points outward
-  (``g ≥ 0``) satisfy the optimality conditions and are left out.
+  parameter.  For a parameter on its zero lower bound the gradient is the one-sided
+  difference into the feasible region (the central one is exactly 0 there, the
+  criterion being even in a scalar θ, so the one-sided value carries the sign of the
+  curvature); when it is ``≥ −tol`` the optimality conditions hold and the parameter
+  is left out, otherwise it stays in the Hessian test, which then reports the
+  descent direction as a negative eigenvalue.
 * Hessian eigenvalues (interior parameters): a negative one means a saddle or
   maximum; a huge ratio of largest to smallest means a nearly unidentifiable model.
 * singular fit (a variance at zero).
@@ -78,25 +82,39 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) ->
     lower = re.lower
     if hasattr(fit, "derivs"):  # GLMM
         names = list(re.theta_names) + list(fit.setup.fe.names)
-        if fit.derivs is None:
-            if fit.opt is None:  # nAGQ = 0: optimum over θ only
-                x = fit.theta
-                g, H = deriv12(fit.objective.deviance_theta, x)
-                names = list(re.theta_names)
-            else:
-                g, H = fit.objective.hessian(fit._par)
-                x = fit._par
+        if fit.opt is None:  # nAGQ = 0: optimum over θ only
+            f = fit.objective.deviance_theta
+            x = fit.theta
+            g, H = deriv12(f, x)
+            names = list(re.theta_names)
         else:
-            g, H = fit.derivs["gradient"], fit.derivs["Hessian"]
+            f = fit.objective.deviance
             x = fit._par
+            if fit.derivs is None:
+                g, H = fit.objective.hessian(x)
+            else:
+                g, H = fit.derivs["gradient"], fit.derivs["Hessian"]
         lower = np.concatenate([lower, np.full(len(names) - len(lower), -np.inf)])[:len(names)]
         opt = fit.opt or fit.opt_stage1
     else:
         names = list(re.theta_names)
         x = fit.theta
         obj = fit.objective
-        g, H = deriv12(lambda th: obj.criterion(th, reml=obj.reml), x)
+
+        def f(th: np.ndarray) -> float:
+            return obj.criterion(th, reml=obj.reml)
+
+        g, H = deriv12(f, x)
         opt = fit.opt
+    g = np.array(g, dtype=np.float64)
+    # On a bound the central difference is uninformative (the criterion is even in a scalar θ):
+    # use the one-sided derivative into the feasible region for the optimality (KKT) test.
+    f0 = None
+    for i in np.flatnonzero(np.isfinite(lower) & (x - lower < 1e-6)):
+        f0 = f(x) if f0 is None else f0
+        e = np.zeros_like(x)
+        e[i] = 1e-4
+        g[i] = (f(x + e) - f0) / 1e-4
 
     messages: list[str] = []
     singular = bool(fit.isSingular())
