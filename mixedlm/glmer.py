@@ -202,8 +202,11 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
     opt1 = None
     if objective.nAGQ == 0 or control.nAGQ0initStep:
         name = control.stage_optimizer(1)
+        settings = control.settings_for(name)
+        if "xtol_rel" in settings and "xtol_rel" not in control.opt_ctrl:
+            settings["xtol_rel"] = control.xtol_rel_stage1
         opt1 = minimize(objective.deviance_theta, theta_start, re.lower, optimizer=name,
-                        keep_log=control.keep_log, **control.settings_for(name))
+                        keep_log=control.keep_log, **settings)
         _warn_unconverged(opt1, "nAGQ=0 stage")
         theta_start = np.array(opt1.final)
         if beta0 is None:
