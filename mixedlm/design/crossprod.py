@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mixedlm.design.accumulate import pair_sums, term_sums, weighted_crossprod
+from mixedlm.design.accumulate import pair_sums, term_sums, term_sums_cross, weighted_crossprod
 from mixedlm.design.reterm import ReTerm
 from mixedlm.linalg.storage import PairBlock
 
@@ -94,11 +94,23 @@ class CrossProductBuilder:
 
     def __init__(self, terms: list[ReTerm]) -> None:
         self.terms = terms
+        self._xy: np.ndarray | None = None
+        self._xy_source: np.ndarray | None = None
         self.patterns: dict[tuple[int, int], _PairPattern] = {
             (i, j): _pair_pattern(terms[i], terms[j]) for i in range(len(terms)) for j in range(i)
         }
 
-    def build(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> CrossProducts:
+    def _xy_buffer(self, X: np.ndarray) -> np.ndarray:
+        """``[X y]`` storage, reused while ``X`` is the same array (PIRLS changes only ``y``)."""
+        n, p = X.shape
+        if self._xy is None or self._xy_source is not X or self._xy.shape != (n, p + 1):
+            self._xy = np.empty((n, p + 1))
+            self._xy[:, :p] = X
+            self._xy_source = X
+        return self._xy
+
+    def build(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+              log_weights: bool = True) -> CrossProducts:
         """Compute the blocks of ``A = [Z X y]' W [Z X y]``.
 
         Parameters
@@ -109,6 +121,8 @@ class CrossProductBuilder:
             ``(n,)`` response with any offset already subtracted.
         weights : numpy.ndarray, optional
             Weights ``w``; ``Var(ε_i) = σ² / w_i``.
+        log_weights : bool
+            Compute ``Σ log w_i`` (the LMM criterion needs it; PIRLS does not).
 
         Notes
         -----
@@ -120,18 +134,23 @@ class CrossProductBuilder:
         n, p = X.shape
         w = None if weights is None else np.asarray(weights, dtype=np.float64)
         wv = np.ones(n) if w is None else w
-        XY = np.empty((n, p + 1))
-        XY[:, :p] = X
+        XY = self._xy_buffer(X)
         XY[:, p] = y
+        fixed_fixed = np.empty((p + 1, p + 1), order="F")
 
         diag: list[np.ndarray] = []
         fixed: list[np.ndarray] = []
-        for t in terms:
+        for k, t in enumerate(terms):
             D = np.empty((t.nlev, t.S, t.S))
             F = np.empty((p + 1, t.nlev, t.S))
-            term_sums(t.codes, t.Z, XY, wv, D, F)
+            if k == 0:  # [X y]'W[X y] in the same pass as the first term
+                term_sums_cross(t.codes, t.Z, XY, wv, D, F, fixed_fixed)
+            else:
+                term_sums(t.codes, t.Z, XY, wv, D, F)
             diag.append(D)
             fixed.append(F.reshape(p + 1, t.q))
+        if not terms:
+            weighted_crossprod(XY, wv, fixed_fixed)
 
         offdiag: dict[tuple[int, int], PairBlock] = {}
         for (i, j), pat in self.patterns.items():
@@ -139,9 +158,7 @@ class CrossProductBuilder:
             pair_sums(pat.inv, terms[i].Z, terms[j].Z, wv, vals)
             offdiag[(i, j)] = PairBlock(colptr=pat.colptr, rows=pat.rows, values=vals)
 
-        fixed_fixed = np.empty((p + 1, p + 1), order="F")
-        weighted_crossprod(XY, wv, fixed_fixed)
-        slw = 0.0 if w is None else float(np.sum(np.log(w[w > 0])))
+        slw = 0.0 if w is None or not log_weights else float(np.sum(np.log(w[w > 0])))
         return CrossProducts(
             n=n, p=p, sum_log_weights=slw, diag=diag, offdiag=offdiag, fixed=fixed,
             fixed_fixed=fixed_fixed,

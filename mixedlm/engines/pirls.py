@@ -224,7 +224,7 @@ class Pirls:
         it = 0
         for it in range(1, self.maxit + 1):
             w, wres = self._working(eta, mu, mu_eta)
-            A = self.builder.build(self._X0, (eta - fixed_eta) + wres, w)
+            A = self.builder.build(self._X0, (eta - fixed_eta) + wres, w, log_weights=False)
             fac = self._factor("u", A)
             if not fac.factor(T):
                 raise PirlsError("PIRLS failed: the penalized weighted system is not positive definite "
@@ -288,7 +288,7 @@ class Pirls:
         it = 0
         for it in range(1, self.maxit + 1):
             w, wres = self._working(eta, mu, mu_eta)
-            A = self.builder.build(self.X, eta - self.offset + wres, w)
+            A = self.builder.build(self.X, eta - self.offset + wres, w, log_weights=False)
             fac = self._factor("b", A)
             if not fac.factor(T):
                 raise PirlsError("PIRLS failed: X'WX is not positive definite at the working weights; "
