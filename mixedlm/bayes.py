@@ -51,6 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mixedlm.engines import bayes as engine
+from mixedlm.arrays import float_matrix
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
 
 __all__ = [
@@ -76,33 +77,6 @@ def _prior_sd(value: Any, name: str) -> float:
     return v
 
 
-def _as_matrix(a: Any, name: str, n: int | None) -> tuple[np.ndarray, list[str] | None]:
-    """A dense float matrix (1-D becomes one column) and its column names if it has any."""
-    names = None
-    if isinstance(a, pd.DataFrame):
-        names = [str(c) for c in a.columns]
-        arr = a.to_numpy(dtype=np.float64)
-    elif isinstance(a, pd.Series):
-        names = [str(a.name)] if a.name is not None else None
-        arr = a.to_numpy(dtype=np.float64)
-    else:
-        try:
-            arr = np.asarray(a, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{name} must be numeric: {exc}") from None
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise DataError(f"{name} must be a vector or a matrix, not an array with {arr.ndim} dimensions")
-    if n is not None and arr.shape[0] != n:
-        raise DataError(f"{name} has {arr.shape[0]} rows but endog has {n} observations; they must "
-                        "have one row per observation")
-    if not np.all(np.isfinite(arr)):
-        i, j = np.argwhere(~np.isfinite(arr))[0]
-        raise DataError(f"{name} must be finite; row {i} (0-based), column {j} has {arr[i, j]}")
-    return np.ascontiguousarray(arr), names
-
-
 def _as_sparse(a: Any, n: int) -> tuple[sp.csc_matrix, list[str] | None]:
     """``exog_vc`` as CSC (dense input converted, sparse input never densified)."""
     if sp.issparse(a):
@@ -113,7 +87,7 @@ def _as_sparse(a: Any, n: int) -> tuple[sp.csc_matrix, list[str] | None]:
         if not np.all(np.isfinite(Z.data)):
             raise DataError("exog_vc must be finite; it has NaN or infinite entries")
         return Z, None
-    dense, names = _as_matrix(a, "exog_vc", n)
+    dense, names = float_matrix(a, "exog_vc", n)
     return sp.csc_matrix(dense), names
 
 
@@ -283,7 +257,7 @@ class MixedGLM:
         if exog is None:
             X, xnames = np.zeros((n, 0)), []
         else:
-            X, xnames = _as_matrix(exog, "exog", n)
+            X, xnames = float_matrix(exog, "exog", n)
         if exog_vc is None:
             raise MixedLMError("exog_vc is required: the design of the random effects (one column per "
                                "realization); for a model without random effects use a GLM")
@@ -494,7 +468,7 @@ class MixedGLM:
             X = self.exog
             off = self.offset if offset is None else np.asarray(offset, dtype=np.float64)
         else:
-            X, _ = _as_matrix(exog, "exog", None)
+            X, _ = float_matrix(exog, "exog", None)
             if X.shape[1] != self.k_fep:
                 raise DataError(f"exog has {X.shape[1]} columns; the model has {self.k_fep} fixed effects")
             off = 0.0 if offset is None else np.asarray(offset, dtype=np.float64)
@@ -503,7 +477,7 @@ class MixedGLM:
             if sp.issparse(exog_vc):
                 Zn = sp.csr_matrix(exog_vc, dtype=np.float64)
             else:
-                Zn, _ = _as_matrix(exog_vc, "exog_vc", None)
+                Zn, _ = float_matrix(exog_vc, "exog_vc", None)
             if Zn.shape != (X.shape[0], self.k_vc):
                 raise DataError(f"exog_vc must have {X.shape[0]} rows and {self.k_vc} columns (one per "
                                 f"random effect), not {Zn.shape}")

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from mixedlm.arrays import float_matrix
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
 
 __all__ = ["MixedLM", "MixedLMResults", "MixedLMSummary"]
@@ -70,28 +71,6 @@ def _vector(a: Any, name: str, n: int | None = None) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise DataError(f"{name} must be finite (it has NaN or infinite values)")
     return arr
-
-
-def _matrix(a: Any, name: str, n: int) -> tuple[np.ndarray, list[str] | None]:
-    names = None
-    if isinstance(a, pd.DataFrame):
-        names = [str(c) for c in a.columns]
-        arr = a.to_numpy(dtype=np.float64)
-    elif isinstance(a, pd.Series):
-        names = [str(a.name)] if a.name is not None else None
-        arr = a.to_numpy(dtype=np.float64)
-    else:
-        try:
-            arr = np.asarray(a, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{name} must be numeric: {exc}") from None
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[0] != n:
-        raise DataError(f"{name} must have one row per observation ({n}), not shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise DataError(f"{name} must be finite (it has NaN or infinite values)")
-    return np.ascontiguousarray(arr), names
 
 
 def _group_codes(groups: Any, n: int) -> tuple[np.ndarray, list[Any], str | None]:
@@ -160,7 +139,7 @@ class MixedLM:
         n = y.shape[0]
         if n == 0:
             raise DataError("endog is empty")
-        X, xnames = _matrix(exog, "exog", n)
+        X, xnames = float_matrix(exog, "exog", n)
         codes, labels, gname = _group_codes(groups, n)
         self.endog = y
         self.exog = X
@@ -174,7 +153,7 @@ class MixedLM:
         elif isinstance(exog_re, (int, float)) and exog_re == 0:
             Zre, rnames = np.zeros((n, 0)), []
         else:
-            Zre, rnames = _matrix(exog_re, "exog_re", n)
+            Zre, rnames = float_matrix(exog_re, "exog_re", n)
             if rnames is None:
                 rnames = [self.group_name] + [f"Z{i + 1}" for i in range(1, Zre.shape[1])] \
                     if Zre.shape[1] and np.all(Zre[:, 0] == 1.0) else [f"Z{i + 1}" for i in range(Zre.shape[1])]

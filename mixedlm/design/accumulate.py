@@ -12,20 +12,29 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def term_sums(codes, Z, XY, w, D, F):  # pragma: no cover - compiled
+def term_sums(codes, Z, XY, w, D, F, XX, cross):  # pragma: no cover - compiled
     """``D[l] = Σ_{i∈l} w_i z_i z_iᵀ`` and ``F[c, l] = Σ_{i∈l} w_i xy_ic z_iᵀ`` (outputs zeroed here).
 
+    With ``cross`` true the same pass also accumulates ``XX = XYᵀ diag(w) XY`` (done for
+    the first term, so ``[X y]'W[X y]`` costs no extra pass over the rows).
     Parameters: ``codes (n,)``, ``Z (n, S)``, ``XY (n, m)``, ``w (n,)``, ``D (ℓ, S, S)``,
-    ``F (m, ℓ, S)``.
+    ``F (m, ℓ, S)``, ``XX (m, m)``.
     """
     n = codes.shape[0]
     S = Z.shape[1]
     m = XY.shape[1]
     D[:] = 0.0
     F[:] = 0.0
+    if cross:
+        XX[:, :] = 0.0
     for i in range(n):
         l = codes[i]
         wi = w[i]
+        if cross:
+            for a in range(m):
+                wa = wi * XY[i, a]
+                for b in range(a, m):
+                    XX[a, b] += wa * XY[i, b]
         for s in range(S):
             wz = wi * Z[i, s]
             for t in range(s, S):
@@ -36,6 +45,10 @@ def term_sums(codes, Z, XY, w, D, F):  # pragma: no cover - compiled
         for s in range(S):
             for t in range(s + 1, S):
                 D[l, t, s] = D[l, s, t]
+    if cross:
+        for a in range(m):
+            for b in range(a + 1, m):
+                XX[b, a] = XX[a, b]
 
 
 @njit(cache=True, nogil=True)
@@ -69,33 +82,3 @@ def weighted_crossprod(XY, w, out):  # pragma: no cover - compiled
         for b in range(a + 1, m):
             out[b, a] = out[a, b]
 
-
-@njit(cache=True, nogil=True)
-def term_sums_cross(codes, Z, XY, w, D, F, XX):  # pragma: no cover - compiled
-    """:func:`term_sums` and :func:`weighted_crossprod` in the same pass over the rows."""
-    n = codes.shape[0]
-    S = Z.shape[1]
-    m = XY.shape[1]
-    D[:] = 0.0
-    F[:] = 0.0
-    XX[:, :] = 0.0
-    for i in range(n):
-        l = codes[i]
-        wi = w[i]
-        for a in range(m):
-            wa = wi * XY[i, a]
-            for b in range(a, m):
-                XX[a, b] += wa * XY[i, b]
-        for s in range(S):
-            wz = wi * Z[i, s]
-            for t in range(s, S):
-                D[l, s, t] += wz * Z[i, t]
-            for c in range(m):
-                F[c, l, s] += wz * XY[i, c]
-    for l in range(D.shape[0]):
-        for s in range(S):
-            for t in range(s + 1, S):
-                D[l, t, s] = D[l, s, t]
-    for a in range(m):
-        for b in range(a + 1, m):
-            XX[b, a] = XX[a, b]

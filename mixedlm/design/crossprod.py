@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mixedlm.design.accumulate import pair_sums, term_sums, term_sums_cross, weighted_crossprod
+from mixedlm.design.accumulate import pair_sums, term_sums, weighted_crossprod
 from mixedlm.design.reterm import ReTerm
 from mixedlm.linalg.storage import PairBlock
 
@@ -143,10 +143,8 @@ class CrossProductBuilder:
         for k, t in enumerate(terms):
             D = np.empty((t.nlev, t.S, t.S))
             F = np.empty((p + 1, t.nlev, t.S))
-            if k == 0:  # [X y]'W[X y] in the same pass as the first term
-                term_sums_cross(t.codes, t.Z, XY, wv, D, F, fixed_fixed)
-            else:
-                term_sums(t.codes, t.Z, XY, wv, D, F)
+            # [X y]'W[X y] is accumulated in the same pass as the first term
+            term_sums(t.codes, t.Z, XY, wv, D, F, fixed_fixed, k == 0)
             diag.append(D)
             fixed.append(F.reshape(p + 1, t.q))
         if not terms:

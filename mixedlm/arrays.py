@@ -1,0 +1,42 @@
+"""Validation of array arguments shared by the array-interface front ends (``MixedLM``, ``MixedGLM``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedlm.errors import DataError
+
+
+def float_matrix(a: Any, name: str, n: int | None) -> tuple[np.ndarray, list[str] | None]:
+    """A dense, finite float matrix (1-D becomes one column) and its column names if it has any.
+
+    Raises :class:`~mixedlm.errors.DataError` naming the argument when the input is not
+    numeric, not 1-D/2-D, has the wrong number of rows (``n``, when given), or holds
+    NaN/infinite values (with the first offending position).
+    """
+    names = None
+    if isinstance(a, pd.DataFrame):
+        names = [str(c) for c in a.columns]
+        arr = a.to_numpy(dtype=np.float64)
+    elif isinstance(a, pd.Series):
+        names = [str(a.name)] if a.name is not None else None
+        arr = a.to_numpy(dtype=np.float64)
+    else:
+        try:
+            arr = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{name} must be numeric: {exc}") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise DataError(f"{name} must be a vector or a matrix, not an array with {arr.ndim} dimensions")
+    if n is not None and arr.shape[0] != n:
+        raise DataError(f"{name} has {arr.shape[0]} rows but endog has {n} observations; they must "
+                        "have one row per observation")
+    if not np.all(np.isfinite(arr)):
+        i, j = np.argwhere(~np.isfinite(arr))[0]
+        raise DataError(f"{name} must be finite; row {i} (0-based), column {j} has {arr[i, j]}")
+    return np.ascontiguousarray(arr), names
