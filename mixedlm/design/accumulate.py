@@ -13,12 +13,12 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def term_sums(codes, Z, XY, w, D, F, XX, cross):  # pragma: no cover - compiled
-    """``D[l] = Σ_{i∈l} w_i z_i z_iᵀ`` and ``F[c, l] = Σ_{i∈l} w_i xy_ic z_iᵀ`` (outputs zeroed here).
+    """``D[l] = Σ_{i∈l} w_i z_i z_iᵀ`` and ``F[l, s, c] = Σ_{i∈l} w_i z_is xy_ic`` (outputs zeroed here).
 
     With ``cross`` true the same pass also accumulates ``XX = XYᵀ diag(w) XY`` (done for
     the first term, so ``[X y]'W[X y]`` costs no extra pass over the rows).
     Parameters: ``codes (n,)``, ``Z (n, S)``, ``XY (n, m)``, ``w (n,)``, ``D (ℓ, S, S)``,
-    ``F (m, ℓ, S)``, ``XX (m, m)``.
+    ``F (ℓ, S, m)`` (level-major, so each row updates one contiguous stretch), ``XX (m, m)``.
     """
     n = codes.shape[0]
     S = Z.shape[1]
@@ -40,7 +40,7 @@ def term_sums(codes, Z, XY, w, D, F, XX, cross):  # pragma: no cover - compiled
             for t in range(s, S):
                 D[l, s, t] += wz * Z[i, t]
             for c in range(m):
-                F[c, l, s] += wz * XY[i, c]
+                F[l, s, c] += wz * XY[i, c]
     for l in range(D.shape[0]):
         for s in range(S):
             for t in range(s + 1, S):

@@ -142,11 +142,11 @@ class CrossProductBuilder:
         fixed: list[np.ndarray] = []
         for k, t in enumerate(terms):
             D = np.empty((t.nlev, t.S, t.S))
-            F = np.empty((p + 1, t.nlev, t.S))
+            F = np.empty((t.nlev, t.S, p + 1))
             # [X y]'W[X y] is accumulated in the same pass as the first term
             term_sums(t.codes, t.Z, XY, wv, D, F, fixed_fixed, k == 0)
             diag.append(D)
-            fixed.append(F.reshape(p + 1, t.q))
+            fixed.append(np.ascontiguousarray(F.reshape(t.q, p + 1).T))
         if not terms:
             weighted_crossprod(XY, wv, fixed_fixed)
 
