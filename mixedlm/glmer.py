@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from mixedlm.lmer import blas_threads, re_structure_from_frame
 from mixedlm.optim.boundary import check_boundary
 from mixedlm.optim.optsummary import OptSummary
 from mixedlm.optim.registry import minimize
+
+if TYPE_CHECKING:  # results sit above this module; imported for annotations only
+    from mixedlm.results.glmer_result import GlmerFit
 
 
 @dataclass

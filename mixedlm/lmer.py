@@ -17,7 +17,7 @@ import contextlib
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from mixedlm.errors import DataError, MixedLMError
 from mixedlm.optim.boundary import check_boundary
 from mixedlm.optim.optsummary import OptSummary
 from mixedlm.optim.registry import minimize
+
+if TYPE_CHECKING:  # results sit above this module; imported for annotations only
+    from mixedlm.results.lmer_result import LmerFit
 
 
 @dataclass

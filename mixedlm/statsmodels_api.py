@@ -486,8 +486,6 @@ class MixedLMResults:
         terms = {t.group: t for t in re.terms}
         gterm = terms.get(self.model.group_name) if k_re else None
         vterms = [terms[tn] for tn in self._vc_terms]
-        y = self.model.endog
-        X = self.model.exog
         reml = self.reml
 
         def theta_of(psi: np.ndarray) -> np.ndarray | None:

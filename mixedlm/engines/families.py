@@ -657,8 +657,8 @@ class Binomial(Family):
         if weights_are_trials:
             bad_n = live & (np.abs(w - np.round(w)) > 1e-3)
             _raise_first(bad_n, w, row_labels,
-                         f"binomial weights are numbers of trials and must be whole numbers; "
-                         f"{{where}} has {{value}}")
+                         "binomial weights are numbers of trials and must be whole numbers; "
+                         "{where} has {value}")
             s = w * y
             bad_s = live & (np.abs(s - np.round(s)) > 1e-3)
             if np.any(bad_s):
