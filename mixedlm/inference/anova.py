@@ -149,8 +149,7 @@ def format_anova(table: pd.DataFrame, heading: Sequence[str] = (), digits: int =
     -------
     str
     """
-    from mixedlm.results.format import (SIGNIF_LEGEND, format_char_matrix, format_pval, r_format,
-                                        r_round, signif_stars as stars_of, zapsmall)
+    from mixedlm.results.format import finish_coefmat, r_format, r_round, zapsmall
 
     cn = [str(c) for c in table.columns]
     nc = len(cn)
@@ -192,29 +191,9 @@ def format_anova(table: pd.DataFrame, heading: Sequence[str] = (), digits: int =
         for j in range(nc):
             if ina[i, j]:
                 cf[i][j] = ""
-    cnames = list(cn)
-    show_stars = False
-    if has_p:
-        okp = [i for i in range(nr) if not ina[i, nc - 1]]
-        if okp:
-            pv = [float(xm[i, nc - 1]) for i in okp]
-            for i, s in zip(okp, format_pval(pv, digits=dig_tst)):
-                cf[i][nc - 1] = s
-            show_stars = signif_stars and any(p < 0.1 for p in pv)
-            if show_stars:
-                codes = stars_of([None if math.isnan(v) else float(v) for v in xm[:, nc - 1]])
-                w = max(len(s) for s in codes)
-                for i in range(nr):
-                    cf[i].append(codes[i].ljust(w))
-                cnames.append("")
     text = "".join(line + "\n" for line in heading)
-    text += format_char_matrix(cf, [str(r) for r in table.index], cnames, right=True)
-    if show_stars:
-        legend = SIGNIF_LEGEND
-        if ascii_quotes:
-            legend = legend.replace("\u2018", "'").replace("\u2019", "'")
-        text += "---\nSignif. codes:  " + legend + "\n"
-    return text
+    return text + finish_coefmat(cf, xm, has_p, [str(r) for r in table.index], cn, dig_tst,
+                                 signif_stars_=signif_stars, ascii_quotes=ascii_quotes)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -1272,10 +1272,36 @@ def print_coefmat(
         for j in range(nc):
             if np.isnan(xm[i, j]):
                 cf[i][j] = "NaN"
+    return finish_coefmat(cf, xm, has_p, rownames, colnames, dig_tst, signif_stars_=signif_stars_,
+                          signif_legend=signif_legend, ascii_quotes=ascii_quotes, width=width)
+
+
+def finish_coefmat(
+    cf: list[list[str]],
+    xm: np.ndarray,
+    has_p: bool,
+    rownames: Sequence[str],
+    colnames: Sequence[str],
+    dig_tst: int,
+    signif_stars_: bool = True,
+    signif_legend: bool = True,
+    ascii_quotes: bool = False,
+    width: int = 80,
+) -> str:
+    """The common end of R's ``printCoefmat``: p-values, stars, layout and legend.
+
+    ``cf`` holds the already formatted cells of every column but the p-value one;
+    when ``has_p`` the last column of ``xm`` is formatted with :func:`format_pval`
+    (``dig_tst`` digits, missing values left as they are in ``cf``) and, if any
+    p-value is below 0.1 and ``signif_stars_``, a column of :func:`signif_stars`
+    and the ``Signif. codes`` legend are added.  Used by :func:`print_coefmat` and
+    by ``print.anova`` (:func:`mixedlm.inference.anova.format_anova`).
+    """
+    nr, nc = xm.shape
     stars_col: list[str] | None = None
     show_stars = False
     if has_p:
-        okp = [i for i in range(nr) if ok[i, nc - 1]]
+        okp = [i for i in range(nr) if not np.isnan(xm[i, nc - 1])]
         if okp:
             pv = [float(xm[i, nc - 1]) for i in okp]
             for i, s in zip(okp, format_pval(pv, digits=dig_tst)):
