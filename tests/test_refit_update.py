@@ -24,8 +24,13 @@ def test_update_formula(old, new, expected):
 def test_refit_with_own_response_reproduces_fit():
     m = mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())
     r = m.refit(mlm.load_sleepstudy()["Reaction"].to_numpy())
-    np.testing.assert_allclose(r.theta, m.theta, atol=1e-5)
+    # The refit restarts BOBYQA at the estimates (rhobeg 0.2), so it stops at another point of
+    # the same flat optimum: the criterion must agree (and not be worse), θ only as far as the
+    # criterion determines it (a θ₁ change of 1e-5 moves the REML criterion by ~1e-9 here;
+    # lme4's own refit of this model moves θ₁ by 4.6e-3).
+    assert r.REMLcrit() <= m.REMLcrit() + 1e-8
     np.testing.assert_allclose(r.REMLcrit(), m.REMLcrit(), atol=1e-6)
+    np.testing.assert_allclose(r.theta, m.theta, atol=1e-4)
 
 
 def test_refit_new_response_equals_fresh_fit():

@@ -104,7 +104,7 @@ class CrossProductBuilder:
         """``[X y]`` storage, reused while ``X`` is the same array (PIRLS changes only ``y``)."""
         n, p = X.shape
         if self._xy is None or self._xy_source is not X or self._xy.shape != (n, p + 1):
-            self._xy = np.empty((n, p + 1))
+            self._xy = np.empty((n, p + 1), order="F")  # contiguous columns for weighted_crossprod
             self._xy[:, :p] = X
             self._xy_source = X
         return self._xy
@@ -140,15 +140,13 @@ class CrossProductBuilder:
 
         diag: list[np.ndarray] = []
         fixed: list[np.ndarray] = []
-        for k, t in enumerate(terms):
+        for t in terms:
             D = np.empty((t.nlev, t.S, t.S))
             F = np.empty((t.nlev, t.S, p + 1))
-            # [X y]'W[X y] is accumulated in the same pass as the first term
-            term_sums(t.codes, t.Z, XY, wv, D, F, fixed_fixed, k == 0)
+            term_sums(t.codes, t.Z, XY, wv, D, F)
             diag.append(D)
             fixed.append(np.ascontiguousarray(F.reshape(t.q, p + 1).T))
-        if not terms:
-            weighted_crossprod(XY, wv, fixed_fixed)
+        weighted_crossprod(XY, wv, fixed_fixed)
 
         offdiag: dict[tuple[int, int], PairBlock] = {}
         for (i, j), pat in self.patterns.items():

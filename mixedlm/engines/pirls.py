@@ -24,8 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg import lapack
 
+from mixedlm.design.linpred import add_term_effects
 from mixedlm.engines.lmm import make_factor
+from mixedlm.engines.working import WorkingEvaluator, WorkingValues
 from mixedlm.errors import MixedLMError
 
 
@@ -144,6 +147,7 @@ class Pirls:
         self._fac_u: Any = None
         self._fac_b: Any = None
         self._X0 = np.zeros((self.n, 0), order="F")
+        self.working = WorkingEvaluator(family, self.y, self.a)
 
     # ------------------------------------------------------------- helpers
     def templates(self, theta: np.ndarray) -> list[np.ndarray]:
@@ -153,29 +157,23 @@ class Pirls:
     def z_lambda_u(self, u: np.ndarray, templates: list[np.ndarray]) -> np.ndarray:
         """Per-row ``Z Λ u``."""
         out = np.zeros(self.n)
+        self._add_z_lambda_u(out, u, templates)
+        return out
+
+    def _add_z_lambda_u(self, out: np.ndarray, u: np.ndarray, templates: list[np.ndarray]) -> None:
+        """``out += Z Λ u`` (term ``k`` contributes ``Z_k (U_k T_kᵀ)[codes_k]``)."""
         off = 0
         for t, T in zip(self.re.terms, templates):
             uk = u[off:off + t.q].reshape(t.nlev, t.S)
             off += t.q
-            if t.S == 1:
-                out += t.Z[:, 0] * (T[0, 0] * uk[t.codes, 0])
-            else:
-                bk = uk @ T.T
-                out += np.einsum("ns,ns->n", t.Z, bk[t.codes])
-        return out
+            add_term_effects(out, t.codes, t.Z, uk @ T.T)
 
-    def _mu(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        link = self.family.link
-        return link.linkinv(eta), link.mu_eta(eta)
-
-    def _dev(self, mu: np.ndarray) -> float:
-        return float(np.sum(self.family.dev_resids(self.y, mu, self.a)))
-
-    def _working(self, eta: np.ndarray, mu: np.ndarray, mu_eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Working weights and working residual ``(y − μ)/μ'(η)``."""
-        var = self.family.variance(mu)
-        w = self.a * mu_eta * mu_eta / var
-        return w, (self.y - mu) / mu_eta
+    def _eta(self, beta: np.ndarray | None, u: np.ndarray, templates: list[np.ndarray],
+             fixed_eta: np.ndarray | None = None) -> np.ndarray:
+        """``η = Xβ + o + ZΛu`` (``fixed_eta = Xβ + o`` when already known)."""
+        eta = self.X @ beta + self.offset if fixed_eta is None else fixed_eta.copy()
+        self._add_z_lambda_u(eta, u, templates)
+        return eta
 
     def _converged(self, old: float, new: float, step: np.ndarray, x: np.ndarray) -> bool:
         """Stop when the full Newton step is negligible.
@@ -213,18 +211,17 @@ class Pirls:
         fixed_eta = self.X @ beta + self.offset
         if self.warm_start and self._last_u is not None:
             u = self._last_u.copy()
-            eta = fixed_eta + self.z_lambda_u(u, T)
+            eta = self._eta(None, u, T, fixed_eta)
         else:
             u = np.zeros(self.q)
             eta = fixed_eta.copy()
-        mu, mu_eta = self._mu(eta)
-        pdev = self._dev(mu)
+        wv = self.working(eta)
         fac = None
         w = np.empty(0)
         it = 0
         for it in range(1, self.maxit + 1):
-            w, wres = self._working(eta, mu, mu_eta)
-            A = self.builder.build(self._X0, (eta - fixed_eta) + wres, w, log_weights=False)
+            w = wv.weights
+            A = self.builder.build(self._X0, (eta - fixed_eta) + wv.wres, w, log_weights=False)
             fac = self._factor("u", A)
             if not fac.factor(T):
                 raise PirlsError("PIRLS failed: the penalized weighted system is not positive definite "
@@ -232,30 +229,29 @@ class Pirls:
             u_new = fac.solve_u(np.zeros(0))
             step, accepted = 1.0, False
             delta = u_new - u
+            old = wv.dev + float(u @ u)
             for _ in range(30):
                 u_try = u + step * delta
-                eta_try = fixed_eta + self.z_lambda_u(u_try, T)
-                mu_try, mu_eta_try = self._mu(eta_try)
-                pdev_try = self._dev(mu_try) + float(u_try @ u_try)
-                if np.isfinite(pdev_try) and pdev_try <= pdev + float(u @ u) + 1e-10 * abs(pdev):
+                eta_try = self._eta(None, u_try, T, fixed_eta)
+                wv_try = self.working(eta_try)
+                pdev_try = wv_try.dev + float(u_try @ u_try)
+                if np.isfinite(pdev_try) and pdev_try <= old + 1e-10 * abs(wv.dev):
                     accepted = True
                     break
                 step *= 0.5
-            old = pdev + float(u @ u)
             if not accepted:
                 if np.max(np.abs(delta)) < 1e-6 * (1.0 + np.max(np.abs(u))):
                     break
                 raise PirlsError("PIRLS step-halving could not reduce the penalized deviance; the model may "
                                  "be too complex for the data (try nAGQ=0, fewer random effects, or "
                                  "rescaled covariates)")
-            u, eta, mu, mu_eta = u_try, eta_try, mu_try, mu_eta_try
-            pdev = pdev_try - float(u @ u)
+            u, eta, wv = u_try, eta_try, wv_try
             if step == 1.0 and self._converged(old, pdev_try, delta, u):
                 break
         else:
             raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
         self._last_u = u
-        return self._state(u, beta, eta, mu, w, fac, it)
+        return self._state(u, beta, eta, wv, w, fac, it)
 
     def solve_beta_u(self, theta: np.ndarray, beta0: np.ndarray | None = None,
                      eta0: np.ndarray | None = None) -> PirlsState:
@@ -269,7 +265,7 @@ class Pirls:
         u = np.zeros(self.q)
         if beta0 is not None and self.warm_start and self._last_beta_u is not None:
             beta, u = (v.copy() for v in self._last_beta_u)
-            eta = self.X @ beta + self.offset + self.z_lambda_u(u, T)
+            eta = self._eta(beta, u, T)
             first_free = False
         elif beta0 is not None:
             beta = np.asarray(beta0, dtype=np.float64).copy()
@@ -281,21 +277,19 @@ class Pirls:
             eta = np.asarray(eta0, dtype=np.float64).copy()
             beta = np.zeros(self.p)
             first_free = True
-        mu, mu_eta = self._mu(eta)
-        pdev = self._dev(mu) + float(u @ u)
+        wv = self.working(eta)
+        pdev = wv.dev + float(u @ u)
         fac = None
         w = np.empty(0)
         it = 0
         for it in range(1, self.maxit + 1):
-            w, wres = self._working(eta, mu, mu_eta)
-            A = self.builder.build(self.X, eta - self.offset + wres, w, log_weights=False)
+            w = wv.weights
+            A = self.builder.build(self.X, eta - self.offset + wv.wres, w, log_weights=False)
             fac = self._factor("b", A)
             if not fac.factor(T):
                 raise PirlsError("PIRLS failed: X'WX is not positive definite at the working weights; "
                                  "check for separation or collinear fixed effects")
             LXX = fac.fixed_factor()
-            from scipy.linalg import lapack
-
             RX = np.asfortranarray(np.tril(LXX[:self.p, :self.p]))
             beta_new = lapack.dtrtrs(RX, LXX[self.p, :self.p].copy(), lower=1, trans=1)[0] if self.p else beta
             u_new = fac.solve_u(beta_new)
@@ -303,9 +297,9 @@ class Pirls:
             step, accepted = 1.0, False
             for _ in range(30):
                 b_try, u_try = beta + step * db, u + step * du
-                eta_try = self.X @ b_try + self.offset + self.z_lambda_u(u_try, T)
-                mu_try, mu_eta_try = self._mu(eta_try)
-                pdev_try = self._dev(mu_try) + float(u_try @ u_try)
+                eta_try = self._eta(b_try, u_try, T)
+                wv_try = self.working(eta_try)
+                pdev_try = wv_try.dev + float(u_try @ u_try)
                 if np.isfinite(pdev_try) and (first_free or pdev_try <= pdev + 1e-10 * abs(pdev)):
                     accepted = True
                     break
@@ -317,7 +311,7 @@ class Pirls:
                                  "be too complex for the data or the fixed effects separate the response "
                                  "(try removing the offending covariate)")
             old = pdev
-            beta, u, eta, mu, mu_eta, pdev = b_try, u_try, eta_try, mu_try, mu_eta_try, pdev_try
+            beta, u, eta, wv, pdev = b_try, u_try, eta_try, wv_try, pdev_try
             if not first_free and step == 1.0 and self._converged(old, pdev, np.concatenate([du, db]),
                                                                   np.concatenate([u, beta])):
                 break
@@ -326,11 +320,11 @@ class Pirls:
             raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
         if beta0 is not None:
             self._last_beta_u = (beta, u)
-        return self._state(u, beta, eta, mu, w, fac, it)
+        return self._state(u, beta, eta, wv, w, fac, it)
 
-    def _state(self, u: np.ndarray, beta: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray,
+    def _state(self, u: np.ndarray, beta: np.ndarray, eta: np.ndarray, wv: WorkingValues, w: np.ndarray,
                fac: Any, it: int) -> PirlsState:
-        dev = self._dev(mu)
+        mu, dev = wv.mu, wv.dev
         if self.family.has_scale:
             # lme4: R's family$aic with the dispersion re-estimated as dev / Σw (includes its +2)
             neg2ll = float(self.family.aic(self.y, mu, self.a, dev))
