@@ -212,8 +212,10 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
                         keep_log=control.keep_log, **settings)
         _warn_unconverged(opt1, "nAGQ=0 stage")
         theta_start = np.array(opt1.final)
+        st1 = objective.state_theta(theta_start)
         if beta0 is None:
-            beta0 = objective.state_theta(theta_start).beta
+            beta0 = st1.beta
+        objective.u_anchor = st1.u
     if objective.nAGQ == 0:
         return opt1, None
     if beta0 is None:

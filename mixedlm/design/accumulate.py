@@ -55,6 +55,10 @@ def pair_sums(inv, Zi, Zj, w, vals):  # pragma: no cover - compiled
     Si = Zi.shape[1]
     Sj = Zj.shape[1]
     vals[:] = 0.0
+    if Si == 1 and Sj == 1:
+        for r in range(n):
+            vals[inv[r], 0, 0] += w[r] * Zi[r, 0] * Zj[r, 0]
+        return
     for r in range(n):
         k = inv[r]
         wr = w[r]

@@ -106,6 +106,7 @@ class GlmmObjective:
         self.nAGQ = nAGQ
         self.beta_start = np.asarray(beta_start, dtype=np.float64)
         self.eta_anchor: np.ndarray | None = None
+        self.u_anchor: np.ndarray | None = None
         self.n_theta = pirls.re.n_theta
         self.p = pirls.p
         self.n_evals = 0
@@ -143,7 +144,7 @@ class GlmmObjective:
     def state(self, par: np.ndarray) -> PirlsState:
         """PIRLS over u at ``(θ, β)``."""
         theta, beta = self.split(par)
-        return self.pirls.solve_u(theta, beta)
+        return self.pirls.solve_u(theta, beta, u0=self.u_anchor)
 
     def value_at(self, par: np.ndarray, st: PirlsState) -> float:
         """Laplace or AGQ deviance from a converged state."""

@@ -205,12 +205,19 @@ class Pirls:
         return fac
 
     # ------------------------------------------------------------- solvers
-    def solve_u(self, theta: np.ndarray, beta: np.ndarray) -> PirlsState:
-        """Conditional modes ``û(θ, β)`` with β fixed (Laplace / AGQ objective)."""
+    def solve_u(self, theta: np.ndarray, beta: np.ndarray, u0: np.ndarray | None = None) -> PirlsState:
+        """Conditional modes ``û(θ, β)`` with β fixed (Laplace / AGQ objective).
+
+        Starts from ``u0`` when given (a fixed anchor keeps the result a function of
+        ``(θ, β)`` only), from the previous call's modes with ``warm_start``, else from 0.
+        """
         T = self.templates(theta)
         fixed_eta = self.X @ beta + self.offset
         if self.warm_start and self._last_u is not None:
             u = self._last_u.copy()
+            eta = self._eta(None, u, T, fixed_eta)
+        elif u0 is not None:
+            u = np.array(u0, dtype=np.float64)
             eta = self._eta(None, u, T, fixed_eta)
         else:
             u = np.zeros(self.q)

@@ -317,14 +317,9 @@ class BlockedCholesky:
     def _sparse_t_matvec(self, i: int, x: np.ndarray) -> np.ndarray:
         """``L_i0ᵀ x`` (length ``q_0``)."""
         B = self.Lsp[i]
-        Si, S0 = self.S[i], self.S[0]
-        xb = x.reshape(self.nlev[i], Si)[B.rows]  # (nnz, Si)
-        contrib = np.einsum("ask,as->ak", B.values, xb)  # (nnz, S0)
-        col = self.col_of_block[i]
-        out = np.zeros((self.nlev[0], S0))
-        for k in range(S0):
-            out[:, k] = np.bincount(col, weights=contrib[:, k], minlength=self.nlev[0])
-        return out.ravel()
+        out = np.empty(self.q[0])
+        kernels.sparse_t_matvec(B.colptr, B.rows, B.values, np.ascontiguousarray(x), out)
+        return out
 
     def _solve_lower_t(self, k: int, rhs: np.ndarray) -> np.ndarray:
         """Solve ``L_kkᵀ x = rhs`` for ``k ≥ 1``."""
