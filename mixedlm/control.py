@@ -32,6 +32,10 @@ class LmerControl:
         oversubscribed OpenBLAS threads are much slower); None leaves BLAS alone.
     boundary_tol : float
         Tolerance of the singular-fit check (lme4's ``boundary.tol``).
+    restart_edge : bool
+        Restart the optimizer when it stops with a θ component exactly on its bound
+        while the one-sided slope into the interior is negative (lme4's ``restart_edge``,
+        default True; :func:`mixedlm.optim.boundary.restart_edge`).
     check_conv_singular : {"ignore", "message", "warning", "stop"}
         Action on a singular fit (lme4 default: message).
     check_conv : {"summary", "fit", "ignore"}
@@ -55,6 +59,7 @@ class LmerControl:
     engine: str = "auto"
     blas_threads: int | None = 1
     boundary_tol: float = 1e-5
+    restart_edge: bool = True
     check_conv_singular: str = "message"
     check_conv: str = "summary"
     keep_log: bool = True
@@ -115,9 +120,10 @@ class GlmerControl(LmerControl):
     pirls_maxit : int
         Maximum PIRLS iterations per evaluation.
     pirls_warm_start : bool
-        Start PIRLS from the previous evaluation's modes instead of ``u = 0``
-        (default False: every evaluation starts from ``u = 0``, so the deviance is a
-        pure function of its arguments).
+        Start PIRLS from the previous evaluation's modes (default False: every
+        evaluation starts from one fixed point — lme4's ``lp0`` at ``nAGQ = 0``, the
+        stage-1 modes in the Laplace/AGQ stage — so the deviance is a pure function of
+        its arguments).
     calc_derivs : bool
         Compute the finite-difference gradient and Hessian at the optimum (used for
         the fixed-effects covariance, as lme4's ``use.hessian``, and convergence checks).

@@ -29,7 +29,7 @@ from mixedlm.design.frame import ModelFrame, build_model_frame
 from mixedlm.design.reterm import ReStructure, TermInput, build_re_structure
 from mixedlm.engines.lmm import LmmObjective, moment_start
 from mixedlm.errors import DataError, MixedLMError
-from mixedlm.optim.boundary import check_boundary
+from mixedlm.optim.boundary import check_boundary, restart_edge
 from mixedlm.optim.optsummary import OptSummary
 from mixedlm.optim.registry import minimize
 
@@ -190,15 +190,27 @@ def _start_theta(setup: LmmSetup, start: Any) -> np.ndarray:
     return ms if ms is not None else re.default_start()
 
 
+def minimize_theta(objective: Any, theta0: np.ndarray, lower: np.ndarray, control: LmerControl,
+                   keep_log: bool = True) -> OptSummary:
+    """lme4's ``optimizeLmer``: the optimizer, then ``restart_edge`` and the boundary check."""
+    def run(start: np.ndarray) -> OptSummary:
+        return minimize(objective, start, lower, optimizer=control.optimizer, keep_log=keep_log,
+                        **control.optimizer_settings())
+
+    opt = run(theta0)
+    if control.restart_edge:
+        opt = restart_edge(objective, opt, lower, run)
+    check_boundary(objective, opt, lower, control.boundary_tol)
+    return opt
+
+
 def optimize_lmm(objective: LmmObjective, setup: LmmSetup, control: LmerControl | None = None,
                  start: Any = None) -> OptSummary:
     """Stage 3: minimize the objective over θ; returns the run's :class:`OptSummary`."""
     control = control or LmerControl()
     theta0 = _start_theta(setup, start)
     with blas_threads(control.blas_threads):
-        opt = minimize(objective, theta0, setup.re.lower, optimizer=control.optimizer,
-                       keep_log=control.keep_log, **control.optimizer_settings())
-        check_boundary(objective, opt, setup.re.lower, control.boundary_tol)
+        opt = minimize_theta(objective, theta0, setup.re.lower, control, keep_log=control.keep_log)
     if not opt.converged:
         from mixedlm.errors import ConvergenceWarning
 

@@ -349,9 +349,7 @@ class MixedLM:
         from mixedlm.design.crossprod import CrossProductBuilder
         from mixedlm.design.reterm import build_re_structure
         from mixedlm.engines.lmm import LmmObjective, moment_start
-        from mixedlm.lmer import blas_threads
-        from mixedlm.optim.boundary import check_boundary
-        from mixedlm.optim.registry import minimize
+        from mixedlm.lmer import blas_threads, minimize_theta
 
         if kwargs:
             warnings.warn(f"MixedLM.fit ignores {sorted(kwargs)}: it uses lme4's profiled criterion and "
@@ -368,9 +366,7 @@ class MixedLM:
             obj = LmmObjective(re, A, reml=bool(reml), engine=control.engine)
             ms = moment_start(re, self.endog)
             theta0 = ms if ms is not None else re.default_start()
-            opt = minimize(obj, theta0, re.lower, optimizer=control.optimizer, keep_log=False,
-                           **control.optimizer_settings())
-            check_boundary(obj, opt, re.lower, control.boundary_tol)
+            opt = minimize_theta(obj, theta0, re.lower, control, keep_log=False)
             theta = np.array(opt.final, dtype=np.float64)
             sol = obj.solution(theta)
         if not opt.converged:
