@@ -142,7 +142,7 @@ class GlmmObjective:
         return par[:self.n_theta], par[self.n_theta:]
 
     def state(self, par: np.ndarray) -> PirlsState:
-        """PIRLS over u at ``(θ, β)``."""
+        """PIRLS over u at ``(θ, β)``, started from ``u_anchor`` (the stage-1 modes) when set."""
         theta, beta = self.split(par)
         return self.pirls.solve_u(theta, beta, u0=self.u_anchor)
 

@@ -11,8 +11,9 @@ weights — binomial trials) and working response ``z_i = η_i − o_i + (y_i �
 rebuilds ``A = [Z X z]' W [Z X z]`` (``O(n)``, :class:`CrossProductBuilder`) and solves
 the penalized least-squares problem with the same blocked Cholesky as the linear
 model.  Steps are halved until the penalized deviance decreases.  Iterations
-start from ``u = 0`` (and the supplied β) at every call, so the objective is a
-deterministic function of its arguments.
+start from ``u = 0`` or a caller's fixed anchor (``u0`` / ``eta0``), never from the
+previous call unless ``warm_start`` is set, so the objective is a deterministic
+function of its arguments.
 
 Like lme4, the factor ``L`` at convergence uses the expected (IRLS) weights, so
 ``log|L|²`` in the Laplace approximation is lme4's.
