@@ -221,7 +221,7 @@ class BlockedCholesky:
         else:
             C = self.Ldiag[k]
             kernels.scatter_blockdiag(Dk, C)
-            kernels.sparse_syrk_upper(Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, C)
+            kernels.sparse_syrk_upper(Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, C, kernels.PANEL_ENTRIES)
             for j in range(1, k):
                 Lkj = self.Loff[(k, j)]
                 C -= Lkj @ Lkj.T

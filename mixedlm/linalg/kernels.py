@@ -11,92 +11,105 @@ matrix with ``S`` rows per level starts at dense row ``r * S``.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
 
 
-#: Largest scalar target (entries of ``C``) updated in one sweep: 512 KB, within the L2
-#: cache of current x86 and ARM cores; larger targets are updated in panels.
-_WHOLE_TARGET = 65536
+def _l2_cache_bytes() -> int:
+    """Size of one core's L2 cache from Linux's sysfs (``getconf LEVEL2_CACHE_SIZE``); 0 if unknown."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for entry in sorted(os.listdir(base)):
+            with open(os.path.join(base, entry, "level")) as f:
+                if f.read().strip() != "2":
+                    continue
+            with open(os.path.join(base, entry, "size")) as f:
+                text = f.read().strip().upper()
+            scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+            return int(text.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
+def _panel_entries() -> int:
+    """Doubles of the target ``C`` one panel of :func:`sparse_syrk_upper` may hold: half the L2 cache.
+
+    The L2 size is read from sysfs where the platform has it (Linux); otherwise 1 MB is assumed.
+    """
+    l2 = _l2_cache_bytes() or (1 << 20)
+    return max(4096, l2 // 16)
+
+
+#: Panel size of :func:`sparse_syrk_upper` in doubles of ``C`` (half the L2 cache).
+PANEL_ENTRIES = _panel_entries()
 
 
 @njit(cache=True, nogil=True)
-def sparse_syrk_upper(colptr, rows, vals, C):  # pragma: no cover - compiled
+def sparse_syrk_upper(colptr, rows, vals, C, panel_entries):  # pragma: no cover - compiled
     """``C -= B Bᵀ`` on the upper triangle (block level) of dense Fortran-ordered ``C``.
 
     Within a column of ``B`` the stored row levels are ascending, so pairs
     ``(b, a)`` with ``b <= a`` touch blocks on or above the block diagonal only;
     the update of pair ``(b, a)`` goes to ``C[r_b, r_a]``.
 
-    A target of at most ``_WHOLE_TARGET`` entries is updated in a single sweep.
-    Otherwise the work is the same as a plain loop over columns, but it is done in panels
-    of target columns (row levels ``r_a``) small enough to stay in cache
-    (≈ 256 KB): for each panel every column of ``B`` is visited and only its
+    The work is that of a plain loop over the columns of ``B``, done in panels of
+    target columns (row levels ``r_a``) of at most ``panel_entries`` doubles of ``C``
+    (:data:`PANEL_ENTRIES`: half the L2 cache), so the part of ``C`` being updated
+    stays in cache: for each panel every column of ``B`` is visited and only its
     entries with ``r_a`` in the panel are used (a per-column cursor advances
-    monotonically, as rows are sorted).  Large filled blocks (a 1000-level
-    crossed factor against 20 000 levels) are otherwise bound by cache misses.
+    monotonically, as rows are sorted).  A target that fits is done in one sweep.
+    Large filled blocks (a 1000-level crossed factor against 20 000 levels) are
+    otherwise bound by cache misses.  For scalar target rows (``S_r = 1``) against one-
+    or two-column terms the column's entries up to the panel's end are first copied to
+    contiguous local buffers, which shortens the inner loop.
     """
     ncol = colptr.shape[0] - 1
     Sr = vals.shape[1]
     Sc = vals.shape[2]
     m = C.shape[0]
     nlev_r = m // Sr if Sr > 0 else 0
-    panel = max(1, 32768 // max(1, m * Sr))
+    panel = max(1, panel_entries // max(1, m * Sr))
     cursor = colptr[:ncol].copy()
-    if Sr == 1 and Sc == 1:
-        v = vals[:, 0, 0]
-        if m * m <= _WHOLE_TARGET:
-            # the whole target fits in cache: one sweep, each column's entries copied to
-            # contiguous local buffers first (fewer loads in the inner loop)
-            kmax = 0
-            for c in range(ncol):
-                kmax = max(kmax, colptr[c + 1] - colptr[c])
-            buf_r = np.empty(kmax, np.int64)
-            buf_v = np.empty(kmax)
+    if Sr == 1 and Sc <= 2:
+        kmax = 0
+        for c in range(ncol):
+            kmax = max(kmax, colptr[c + 1] - colptr[c])
+        buf_r = np.empty(kmax, np.int64)
+        buf_0 = np.empty(kmax)
+        buf_1 = np.zeros(kmax)
+        for p0 in range(0, nlev_r, panel):
+            p1 = p0 + panel
             for c in range(ncol):
                 start = colptr[c]
-                k = colptr[c + 1] - start
-                for j in range(k):
+                stop = colptr[c + 1]
+                a = cursor[c]
+                if a >= stop or rows[a] >= p1:
+                    continue
+                e = a
+                while e < stop and rows[e] < p1:
+                    e += 1
+                for j in range(e - start):
                     buf_r[j] = rows[start + j]
-                    buf_v[j] = v[start + j]
-                for j in range(k):
-                    ra = buf_r[j]
-                    va = buf_v[j]
-                    for i in range(j + 1):
-                        C[buf_r[i], ra] -= va * buf_v[i]
-            return
-        for p0 in range(0, nlev_r, panel):
-            p1 = p0 + panel
-            for c in range(ncol):
-                start = colptr[c]
-                stop = colptr[c + 1]
-                a = cursor[c]
-                while a < stop and rows[a] < p1:
-                    ra = rows[a]
-                    va = v[a]
-                    for b in range(start, a + 1):
-                        C[rows[b], ra] -= va * v[b]
-                    a += 1
-                cursor[c] = a
-        return
-    if Sr == 1 and Sc == 2:
-        # scalar target rows against a two-column term (e.g. (1 | g2) below (x | g1))
-        v0 = vals[:, 0, 0].copy()
-        v1 = vals[:, 0, 1].copy()
-        for p0 in range(0, nlev_r, panel):
-            p1 = p0 + panel
-            for c in range(ncol):
-                start = colptr[c]
-                stop = colptr[c + 1]
-                a = cursor[c]
-                while a < stop and rows[a] < p1:
-                    ra = rows[a]
-                    a0 = v0[a]
-                    a1 = v1[a]
-                    for b in range(start, a + 1):
-                        C[rows[b], ra] -= a0 * v0[b] + a1 * v1[b]
-                    a += 1
-                cursor[c] = a
+                    buf_0[j] = vals[start + j, 0, 0]
+                if Sc == 1:
+                    for j in range(a - start, e - start):
+                        ra = buf_r[j]
+                        va = buf_0[j]
+                        for i in range(j + 1):
+                            C[buf_r[i], ra] -= va * buf_0[i]
+                else:
+                    for j in range(e - start):
+                        buf_1[j] = vals[start + j, 0, 1]
+                    for j in range(a - start, e - start):
+                        ra = buf_r[j]
+                        a0 = buf_0[j]
+                        a1 = buf_1[j]
+                        for i in range(j + 1):
+                            C[buf_r[i], ra] -= a0 * buf_0[i] + a1 * buf_1[i]
+                cursor[c] = e
         return
     for p0 in range(0, nlev_r, panel):
         p1 = p0 + panel

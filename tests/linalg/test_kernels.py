@@ -33,22 +33,22 @@ def _random_pairblock(rng, n_row_lev, n_col_lev, Sr, Sc, density):
     return B, dense
 
 
+@pytest.mark.parametrize("panel_entries", [1000, kernels.PANEL_ENTRIES, 10**9])
 @pytest.mark.parametrize("Sr,Sc,n_row_lev", [(1, 1, 40), (1, 1, 300), (1, 2, 40), (2, 1, 30), (2, 3, 30),
                                              (1, 2, 300)])
-def test_sparse_syrk_upper_matches_dense(Sr, Sc, n_row_lev):
-    # 300 scalar row levels: 90 000 target entries, more than one sweep holds -> panels
+def test_sparse_syrk_upper_matches_dense(Sr, Sc, n_row_lev, panel_entries):
+    # 1000 entries: panels of a few target columns; 10**9: the whole target in one sweep
     rng = np.random.default_rng(Sr * 10 + Sc + n_row_lev)
     B, dense = _random_pairblock(rng, n_row_lev, 150, Sr, Sc, 0.15)
     m = n_row_lev * Sr
     C0 = rng.standard_normal((m, m))
     C = np.asfortranarray(C0.copy())
-    kernels.sparse_syrk_upper(B.colptr, B.rows, B.values, C)
+    kernels.sparse_syrk_upper(B.colptr, B.rows, B.values, C, panel_entries)
     expected = C0 - dense @ dense.T
-    # only the block upper triangle is updated
-    for a in range(n_row_lev):
-        for b in range(a, n_row_lev):
-            blk = (slice(a * Sr, (a + 1) * Sr), slice(b * Sr, (b + 1) * Sr))
-            np.testing.assert_allclose(C[blk], expected[blk], rtol=1e-12, atol=1e-12)
+    # only the block upper triangle is updated; the rest is left as it was
+    upper = np.kron(np.triu(np.ones((n_row_lev, n_row_lev))), np.ones((Sr, Sr))) > 0
+    np.testing.assert_allclose(C[upper], expected[upper], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(C[~upper], C0[~upper])
 
 
 @pytest.mark.parametrize("Sr,Sc", [(1, 1), (1, 2), (2, 2), (2, 1)])
