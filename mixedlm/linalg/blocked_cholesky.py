@@ -169,14 +169,13 @@ class BlockedCholesky:
             return self._factor_fixed()
         T = [np.asarray(t, dtype=np.float64) for t in templates]
 
-        # term 0: block diagonal
-        D0 = _congruence(T[0], A.diag[0])
-        D0 += np.eye(self.S[0])
-        L00 = _chol_stack(D0)
-        if L00 is None:
+        # term 0: block diagonal, and its fixed row A_K0 Λ_0 L_00^{-T}
+        S0 = self.S[0]
+        L00 = np.empty((self.nlev[0], S0, S0))
+        inv00 = np.empty_like(L00)
+        if not kernels.leading_term_factor(A.diag[0], A.fixed[0], T[0], L00, inv00, self.LX[0]):
             return False
         self.L00 = L00
-        inv00 = _inv_lower_stack(L00)
         self.inv00 = inv00
 
         # L_i0 = Λ_i' A_i0 Λ_0 L_00^{-T}
@@ -190,14 +189,6 @@ class BlockedCholesky:
                 vals = self.Lsp[i].values if i in self.Lsp else np.empty_like(V)
                 kernels.pair_congruence_solve(V, T[i], T[0], inv00, self.col_of_block[i], vals)
             self.Lsp[i] = PairBlock(Ai0.colptr, Ai0.rows, vals)
-
-        # fixed row, term 0: A_K0 Λ_0 L_00^{-T}
-        F0 = A.fixed[0].reshape(p + 1, self.nlev[0], self.S[0])
-        if self.S[0] == 1:
-            LX0 = F0[:, :, 0] * (T[0][0, 0] / L00[:, 0, 0])[None, :]
-        else:
-            LX0 = np.einsum("rcs,cts->rct", np.matmul(F0, T[0]), inv00).reshape(p + 1, self.q[0])
-        self.LX[0][:, :] = LX0
 
         for k in range(1, K):
             if not self._factor_term(k, T):

@@ -11,6 +11,7 @@ matrix with ``S`` rows per level starts at dense row ``r * S``.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -129,6 +130,84 @@ def sparse_syrk_upper(colptr, rows, vals, C, panel_entries):  # pragma: no cover
                             C[rb + t, ra + s] -= acc
                 a += 1
             cursor[c] = a
+
+
+@njit(cache=True, nogil=True)
+def leading_term_factor(D, F, T, L, Linv, LX):  # pragma: no cover - compiled
+    """Factor the leading (block-diagonal) term and its fixed row in one pass over the levels.
+
+    For every level ``j``: ``L_j L_jᵀ = Tᵀ D_j T + I`` (lower Cholesky), ``Linv_j = L_j⁻¹``
+    and ``LX[:, j] = F_j T L_j⁻ᵀ`` where ``F_j`` are the level's ``S`` columns of
+    ``F = [X y]' W Z_0`` (``(p+1) × ℓS``).  Returns False (outputs partly written) as
+    soon as a block is not positive definite.  The arithmetic follows the NumPy path
+    (closed forms for ``S ≤ 2``, a plain Cholesky–Banachiewicz loop above).
+    """
+    lev = D.shape[0]
+    S = D.shape[1]
+    m = F.shape[0]
+    M = np.empty((S, S))
+    FT = np.empty((m, S))
+    t2 = T[0, 0] * T[0, 0]
+    for j in range(lev):
+        o = j * S
+        if S == 1:
+            d = D[j, 0, 0] * t2 + 1.0
+            if not d > 0.0:
+                return False
+            L[j, 0, 0] = math.sqrt(d)
+            Linv[j, 0, 0] = 1.0 / L[j, 0, 0]
+            scale = T[0, 0] / L[j, 0, 0]
+            for r in range(m):
+                LX[r, o] = F[r, o] * scale
+            continue
+        # M = Tᵀ (D_j T) + I
+        for a in range(S):
+            for b in range(S):
+                acc = 0.0
+                for k in range(S):
+                    dt = 0.0
+                    for h in range(S):
+                        dt += D[j, k, h] * T[h, b]
+                    acc += T[k, a] * dt
+                M[a, b] = acc
+            M[a, a] += 1.0
+        # Cholesky of M (lower)
+        for a in range(S):
+            for b in range(S):
+                L[j, a, b] = 0.0
+                Linv[j, a, b] = 0.0
+        for a in range(S):
+            for b in range(a + 1):
+                acc = M[a, b]
+                for k in range(b):
+                    acc -= L[j, a, k] * L[j, b, k]
+                if a == b:
+                    if not acc > 0.0:
+                        return False
+                    L[j, a, a] = math.sqrt(acc)
+                else:
+                    L[j, a, b] = acc / L[j, b, b]
+        # inverse of the lower-triangular block
+        for b in range(S):
+            Linv[j, b, b] = 1.0 / L[j, b, b]
+            for a in range(b + 1, S):
+                acc = 0.0
+                for k in range(b, a):
+                    acc -= L[j, a, k] * Linv[j, k, b]
+                Linv[j, a, b] = acc / L[j, a, a]
+        # LX_j = (F_j T) Linv_jᵀ
+        for r in range(m):
+            for b in range(S):
+                acc = 0.0
+                for k in range(S):
+                    acc += F[r, o + k] * T[k, b]
+                FT[r, b] = acc
+            for t in range(S):
+                acc = 0.0
+                for s in range(t + 1):
+                    acc += FT[r, s] * Linv[j, t, s]
+                LX[r, o + t] = acc
+    return True
 
 
 @njit(cache=True, nogil=True)

@@ -121,3 +121,26 @@ def test_add_term_effects_matches_dense(S):
     out = np.ones(n)
     add_term_effects(out, codes, Z, B)
     np.testing.assert_allclose(out, 1.0 + _indicator(codes, nlev, Z) @ B.ravel(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("S", [1, 2, 3])
+def test_leading_term_factor_matches_dense(S):
+    rng = np.random.default_rng(40 + S)
+    nlev, m = 9, 3
+    G = rng.standard_normal((nlev, S, 2 * S))
+    D = np.matmul(G, np.transpose(G, (0, 2, 1)))  # SPD blocks
+    F = rng.standard_normal((m, nlev * S))
+    T = np.tril(rng.uniform(0.2, 1.5, (S, S)))
+    L = np.empty((nlev, S, S))
+    Linv = np.empty_like(L)
+    LX = np.empty((m, nlev * S), order="F")
+    assert kernels.leading_term_factor(D, F, T, L, Linv, LX)
+    for j in range(nlev):
+        M = T.T @ D[j] @ T + np.eye(S)
+        np.testing.assert_allclose(L[j], np.linalg.cholesky(M), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(Linv[j], np.linalg.inv(L[j]), rtol=1e-12, atol=1e-13)
+        cols = slice(j * S, (j + 1) * S)
+        np.testing.assert_allclose(LX[:, cols], F[:, cols] @ T @ np.linalg.inv(L[j]).T, rtol=1e-12, atol=1e-13)
+    # a block that is not positive definite is reported
+    D[4] = -10.0 * np.eye(S)
+    assert not kernels.leading_term_factor(D, F, np.eye(S), L, Linv, LX)
