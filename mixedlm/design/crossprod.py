@@ -94,6 +94,7 @@ class CrossProductBuilder:
 
     def __init__(self, terms: list[ReTerm]) -> None:
         self.terms = terms
+        self._shapes = [(t.nlev, t.S) for t in terms]
         self._xy: np.ndarray | None = None
         self._xy_source: np.ndarray | None = None
         self.patterns: dict[tuple[int, int], _PairPattern] = {
@@ -140,12 +141,12 @@ class CrossProductBuilder:
 
         diag: list[np.ndarray] = []
         fixed: list[np.ndarray] = []
-        for t in terms:
-            D = np.empty((t.nlev, t.S, t.S))
-            F = np.empty((t.nlev, t.S, p + 1))
+        for t, (nlev, S) in zip(terms, self._shapes):
+            D = np.empty((nlev, S, S))
+            F = np.empty((nlev, S, p + 1))
             term_sums(t.codes, t.Z, XY, wv, D, F)
             diag.append(D)
-            fixed.append(np.ascontiguousarray(F.reshape(t.q, p + 1).T))
+            fixed.append(np.ascontiguousarray(F.reshape(nlev * S, p + 1).T))
         weighted_crossprod(XY, wv, fixed_fixed)
 
         offdiag: dict[tuple[int, int], PairBlock] = {}
@@ -158,7 +159,7 @@ class CrossProductBuilder:
         return CrossProducts(
             n=n, p=p, sum_log_weights=slw, diag=diag, offdiag=offdiag, fixed=fixed,
             fixed_fixed=fixed_fixed,
-            nlevs=[t.nlev for t in terms], S=[t.S for t in terms],
+            nlevs=[s[0] for s in self._shapes], S=[s[1] for s in self._shapes],
         )
 
 

@@ -149,6 +149,7 @@ class Pirls:
         self._fac_b: Any = None
         self._X0 = np.zeros((self.n, 0), order="F")
         self.working = WorkingEvaluator(family, self.y, self.a)
+        self._terms = [(t.codes, t.Z, t.nlev, t.S) for t in re.terms]
 
     # ------------------------------------------------------------- helpers
     def templates(self, theta: np.ndarray) -> list[np.ndarray]:
@@ -164,10 +165,10 @@ class Pirls:
     def _add_z_lambda_u(self, out: np.ndarray, u: np.ndarray, templates: list[np.ndarray]) -> None:
         """``out += Z Λ u`` (term ``k`` contributes ``Z_k (U_k T_kᵀ)[codes_k]``)."""
         off = 0
-        for t, T in zip(self.re.terms, templates):
-            uk = u[off:off + t.q].reshape(t.nlev, t.S)
-            off += t.q
-            add_term_effects(out, t.codes, t.Z, uk @ T.T)
+        for (codes, Z, nlev, S), T in zip(self._terms, templates):
+            uk = u[off:off + nlev * S].reshape(nlev, S)
+            off += nlev * S
+            add_term_effects(out, codes, Z, uk * T[0, 0] if S == 1 else uk @ T.T)
 
     def _eta(self, beta: np.ndarray | None, u: np.ndarray, templates: list[np.ndarray],
              fixed_eta: np.ndarray | None = None) -> np.ndarray:

@@ -186,12 +186,13 @@ class WorkingEvaluator:
         n = eta.shape[0]
         if self.kind is not None:
             mu, w, wres = np.empty(n), np.empty(n), np.empty(n)
-            with np.errstate(over="ignore"):
-                if self.kind == "binomial_logit":
-                    t = np.exp(np.clip(eta, -_LOGIT_THRESH, _LOGIT_THRESH))
-                    dev = binomial_logit_working(eta, t, np.log1p(t), self.y, self.a, self._c, mu, w, wres)
-                else:
-                    dev = poisson_log_working(eta, np.exp(eta), self.y, self.a, self._c, mu, w, wres)
+            if self.kind == "binomial_logit":  # exp of a clipped η cannot overflow
+                t = np.exp(np.minimum(np.maximum(eta, -_LOGIT_THRESH), _LOGIT_THRESH))
+                dev = binomial_logit_working(eta, t, np.log1p(t), self.y, self.a, self._c, mu, w, wres)
+            else:
+                with np.errstate(over="ignore"):
+                    t = np.exp(eta)
+                dev = poisson_log_working(eta, t, self.y, self.a, self._c, mu, w, wres)
             return WorkingValues(mu=mu, weights=w, wres=wres, dev=float(dev))
         fam = self.family
         mu = fam.link.linkinv(eta)
