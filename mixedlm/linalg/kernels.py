@@ -362,9 +362,22 @@ def sparse_t_matvec(colptr, rows, vals, x, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _zero_fortran(C):  # pragma: no cover - compiled
+    """``C[:, :] = 0`` for a Fortran-ordered ``C``, column by column (numba's slice
+    assignment walks rows first, which strides through a Fortran array)."""
+    n_rows, n_cols = C.shape
+    for j in range(n_cols):
+        for i in range(n_rows):
+            C[i, j] = 0.0
+
+
+@njit(cache=True, nogil=True)
 def scatter_blockdiag(D, C):  # pragma: no cover - compiled
-    """Write block-diagonal storage ``D`` ``(ℓ, S, S)`` into dense ``C`` (zeroed elsewhere)."""
-    C[:, :] = 0.0
+    """Write block-diagonal storage ``D`` ``(ℓ, S, S)`` into dense ``C`` (zeroed elsewhere).
+
+    ``C`` is Fortran-ordered: it is zeroed column by column (contiguous writes).
+    """
+    _zero_fortran(C)
     lev = D.shape[0]
     S = D.shape[1]
     for j in range(lev):
@@ -376,8 +389,8 @@ def scatter_blockdiag(D, C):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def scatter_pairs(colptr, rows, vals, C):  # pragma: no cover - compiled
-    """Write block-sparse ``B`` into dense ``C`` (zeroed first)."""
-    C[:, :] = 0.0
+    """Write block-sparse ``B`` into dense Fortran-ordered ``C`` (zeroed first)."""
+    _zero_fortran(C)
     ncol = colptr.shape[0] - 1
     Sr = vals.shape[1]
     Sc = vals.shape[2]
