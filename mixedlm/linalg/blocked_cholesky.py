@@ -163,7 +163,7 @@ class BlockedCholesky:
             objective value).
         """
         A = self.A
-        K, p = self.K, self.p
+        K = self.K
         self.ok = False
         if K == 0:
             return self._factor_fixed()
