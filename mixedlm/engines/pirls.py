@@ -187,8 +187,8 @@ class Pirls:
         step itself to be below ``tol_step`` (relative to the size of the iterate),
         or the deviance to stop changing at all (rounding level).
         """
-        size = 1.0 + (float(np.max(np.abs(x))) if x.size else 0.0)
-        small_step = (float(np.max(np.abs(step))) if step.size else 0.0) <= self.tol_step * size
+        size = 1.0 + (float(np.abs(x).max()) if x.size else 0.0)
+        small_step = (float(np.abs(step).max()) if step.size else 0.0) <= self.tol_step * size
         small_change = abs(old - new) <= self.tol * (abs(new) + 0.1)
         return (small_step and small_change) or abs(old - new) <= 1e-15 * (abs(new) + 1.0)
 

@@ -289,6 +289,9 @@ class BlockedCholesky:
     def solve_u(self, beta: np.ndarray) -> np.ndarray:
         """Spherical conditional modes ``u = L_ZZ⁻ᵀ (l_yZᵀ − L_XZᵀ β)`` stacked over terms."""
         p = self.p
+        if self.K == 1 and self.S[0] == 1:  # one scalar term: L_00 is diagonal
+            rhs0 = self.LX[0][p, :] - self.LX[0][:p, :].T @ beta if p else self.LX[0][0, :]
+            return rhs0 * self.inv00[:, 0, 0]
         v = [self.LX[k][p, :] - self.LX[k][:p, :].T @ beta for k in range(self.K)]
         u: list[np.ndarray] = [np.empty(0)] * self.K
         for k in range(self.K - 1, -1, -1):
