@@ -627,7 +627,7 @@ def _vc_design(rhs: str, sub: pd.DataFrame) -> tuple[sp.csc_matrix, list[str]]:
 
 def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFrame, family: Any) -> tuple:
     """Fixed design, response and the stacked variance-component columns from formulas."""
-    from mixedlm.design.frame import build_model_frame
+    from mixedlm.design.frame import as_pandas_frame, build_model_frame
     from mixedlm.formula.missing import missing_by_column
     from mixedlm.formula.parser import parse_formula
     from mixedlm.formula.variables import formula_variables
@@ -637,8 +637,7 @@ def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFram
     if not isinstance(vc_formulas, dict) or not vc_formulas:
         raise MixedLMError("vc_formulas must be a non-empty dict: name -> one-sided formula, e.g. "
                            "{'herd': '0 + C(herd)'}")
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    data = as_pandas_frame(data)
     parsed = parse_formula(formula, require_random=False)
     if parsed.random:
         raise MixedLMError("the fixed-effects formula of a Bayesian mixed GLM has no (x | g) terms; give "

@@ -23,7 +23,7 @@ import pandas as pd
 from mixedlm.control import GlmerControl
 from mixedlm.design.crossprod import CrossProductBuilder
 from mixedlm.design.femat import FixedEffectsMatrix, build_fixed_effects
-from mixedlm.design.frame import ModelFrame, build_model_frame
+from mixedlm.design.frame import ModelFrame, as_pandas_frame, build_model_frame
 from mixedlm.design.reterm import ReStructure
 from mixedlm.engines.glmm import GlmmObjective, check_nagq
 from mixedlm.engines.pirls import Pirls
@@ -89,8 +89,7 @@ def build_glmm(formula: str, data: pd.DataFrame, family: Any, *, weights: Any = 
     """Stage 1: formula, data and family → :class:`GlmmSetup` (all input checks happen here)."""
     if not isinstance(formula, str):
         raise MixedLMError(f"formula must be a string like 'y ~ x + (1 | g)', not {type(formula).__name__}")
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    data = as_pandas_frame(data)
     family = resolve_family(family)
     if family.name.startswith("quasi"):
         raise MixedLMError("quasi families have no likelihood, so glmer cannot fit them by maximum likelihood "

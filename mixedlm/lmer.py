@@ -25,7 +25,7 @@ import pandas as pd
 from mixedlm.control import LmerControl
 from mixedlm.design.crossprod import CrossProductBuilder, CrossProducts
 from mixedlm.design.femat import FixedEffectsMatrix, build_fixed_effects
-from mixedlm.design.frame import ModelFrame, build_model_frame
+from mixedlm.design.frame import ModelFrame, as_pandas_frame, build_model_frame
 from mixedlm.design.reterm import ReStructure, TermInput, build_re_structure
 from mixedlm.engines.lmm import LmmObjective, moment_start
 from mixedlm.errors import DataError, MixedLMError
@@ -110,8 +110,7 @@ def build_lmm(formula: str, data: pd.DataFrame, *, weights: Any = None, offset: 
     """
     if not isinstance(formula, str):
         raise MixedLMError(f"formula must be a string like 'y ~ x + (1 | g)', not {type(formula).__name__}")
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    data = as_pandas_frame(data)
     frame = build_model_frame(formula, data, weights=weights, offset=offset, na_action=na_action)
     if frame.trials is not None:
         raise DataError("lmer() fits a Gaussian response; a binomial response "

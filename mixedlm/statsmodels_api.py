@@ -226,7 +226,7 @@ class MixedLM:
         MixedLM
         """
         from mixedlm.bayes import _vc_design
-        from mixedlm.design.frame import build_model_frame
+        from mixedlm.design.frame import as_pandas_frame, build_model_frame
         from mixedlm.formula.materialize import make_design
         from mixedlm.formula.missing import missing_by_column
         from mixedlm.formula.parser import parse_formula
@@ -234,8 +234,7 @@ class MixedLM:
 
         if kwargs:
             raise MixedLMError(f"unsupported arguments: {sorted(kwargs)}")
-        if not isinstance(data, pd.DataFrame):
-            raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+        data = as_pandas_frame(data)
         if subset is not None:
             data = data.loc[np.asarray(subset)]
         if groups is None:

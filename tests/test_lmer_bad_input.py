@@ -108,3 +108,47 @@ def test_binomial_response_sent_to_glmer():
     cbpp = mlm.load_cbpp()
     with pytest.raises(mlm.DataError, match=r"glmer"):
         mlm.lmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp)
+
+
+class _OtherFrame:
+    """Stands in for a polars DataFrame / pyarrow Table: offers to_pandas()."""
+
+    def __init__(self, df):
+        self._df = df
+
+    def to_pandas(self):
+        return self._df.copy()
+
+
+class _BrokenFrame:
+    def to_pandas(self):
+        raise RuntimeError("no pandas for you")
+
+
+def _dask_like():
+    cls = type("DataFrame", (), {"__module__": "dask.dataframe.core", "compute": lambda self: None})
+    return cls()
+
+
+def test_frames_with_to_pandas_are_converted(sleep):
+    ref = mlm.lmer(F, sleep)
+    other = mlm.lmer(F, _OtherFrame(sleep))
+    np.testing.assert_allclose(other.theta, ref.theta, rtol=1e-12)
+    g_ref = mlm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mlm.load_cbpp(),
+                      family=mlm.families.Binomial())
+    g = mlm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", _OtherFrame(mlm.load_cbpp()),
+                  family=mlm.families.Binomial())
+    assert g.deviance() == pytest.approx(g_ref.deviance(), rel=1e-12)
+    np.testing.assert_allclose(ref.predict(newdata=_OtherFrame(sleep.head(5))), ref.predict(newdata=sleep.head(5)))
+
+
+def test_dask_and_unconvertible_frames_are_refused_clearly(sleep):
+    with pytest.raises(mlm.DataError, match=r"Dask DataFrame: the scale-out path .* call data\.compute\(\)"):
+        mlm.lmer(F, _dask_like())
+    with pytest.raises(mlm.DataError, match=r"Dask DataFrame.*newdata\.compute\(\)"):
+        mlm.lmer(F, sleep).predict(newdata=_dask_like())
+    with pytest.raises(mlm.DataError, match=r"could not convert data \(_BrokenFrame\).*no pandas for you"):
+        mlm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", _BrokenFrame(),
+                  family=mlm.families.Binomial())
+    with pytest.raises(mlm.DataError, match=r"must be a pandas DataFrame \(or a frame with a to_pandas"):
+        mlm.MixedLM.from_formula("Reaction ~ Days", [1, 2, 3], groups="Subject")

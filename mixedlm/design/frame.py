@@ -444,16 +444,42 @@ def _check_na_action(na_action: str) -> None:
         )
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
-    """Accept a DataFrame (or a mapping of columns)."""
+def as_pandas_frame(data: Any, what: str = "data") -> pd.DataFrame:
+    """The user's data as a pandas DataFrame, or a :class:`DataError` saying what to pass.
+
+    pandas frames pass through; frames of other libraries that offer ``to_pandas()``
+    (polars, pyarrow tables, narwhals) are converted.  A Dask DataFrame is refused with
+    a pointer to ``.compute()``: fitting partition by partition (DESIGN.md §3) is not
+    implemented yet, and silently collecting a large distributed frame would be wrong.
+    """
     if isinstance(data, pd.DataFrame):
         return data
+    root = (type(data).__module__ or "").split(".")[0]
+    if root in ("dask", "dask_expr", "dask_cudf"):
+        raise DataError(f"{what} is a Dask DataFrame: the scale-out path (fitting partition by partition) is "
+                        f"not implemented yet; call {what}.compute() to fit the data in memory as a pandas "
+                        "DataFrame")
+    to_pandas = getattr(data, "to_pandas", None)
+    if callable(to_pandas):
+        try:
+            converted = to_pandas()
+        except Exception as exc:  # the other library's own error, reported with context
+            raise DataError(f"could not convert {what} ({type(data).__name__}) to a pandas DataFrame with "
+                            f"its to_pandas(): {exc}") from None
+        if isinstance(converted, pd.DataFrame):
+            return converted
+    raise DataError(f"{what} must be a pandas DataFrame (or a frame with a to_pandas() method, such as a "
+                    f"polars DataFrame or a pyarrow Table), not {type(data).__name__}")
+
+
+def _as_frame(data: Any) -> pd.DataFrame:
+    """Accept a DataFrame, another library's frame (:func:`as_pandas_frame`) or a mapping of columns."""
     if isinstance(data, dict):
         try:
             return pd.DataFrame(data)
         except ValueError as exc:
             raise DataError(f"cannot make a data frame from the columns given: {exc}") from None
-    raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    return as_pandas_frame(data)
 
 
 def _variables_used(parsed: ParsedFormula) -> tuple[list[str], set[str]]:

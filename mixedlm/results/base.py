@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedlm.errors import DataError, MixedLMError
+from mixedlm.errors import MixedLMError
 
 
 class MixedModelFit:
@@ -295,8 +295,6 @@ class MixedModelFit:
             X, off = self.setup.fe.X, self.setup.frame.offset
             parts = [(k, t.codes, t.Z) for k, t in enumerate(terms) if include is None or t.group in include]
             return X, off, parts, None
-        if not isinstance(newdata, pd.DataFrame):
-            raise DataError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
         from mixedlm.design.frame import newdata_frame
 
         groups = [t.group for t in terms] if include is None else sorted(include)
@@ -384,6 +382,10 @@ class MixedModelFit:
         if not 0 < level < 1:
             raise MixedLMError(f"level must be between 0 and 1, not {level!r}")
         include = self._re_form_groups(re_form)
+        if newdata is not None:
+            from mixedlm.design.frame import as_pandas_frame
+
+            newdata = as_pandas_frame(newdata, "newdata")
         X, off, parts, usable = self._prediction_rows(newdata, include, allow_new_levels)
         eta = X @ self._beta + off
         for k, codes, Z in parts:
