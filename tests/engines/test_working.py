@@ -25,35 +25,46 @@ def _numpy_path(family, y, a, eta):
     return ev(eta)
 
 
-def _exact_binomial_deviance(y, a, eta):
-    """``Σ 2a[y log(y/μ) + (1−y) log((1−y)/(1−μ))]`` in 50-digit arithmetic, R's clamped ``t``."""
+def _exact_deviance(unit, y, a, eta):
+    """``Σ 2a · unit(y, η)`` in 50-digit decimal arithmetic."""
     getcontext().prec = 50
-    eps = Decimal(np.finfo(float).eps)
     total = Decimal(0)
     for yi, ai, ei in zip(y, a, eta):
-        t = eps if ei < -30 else (1 / eps if ei > 30 else Decimal(float(ei)).exp())
-        mu = t / (1 + t)
-        yd = Decimal(float(yi))
-        half = Decimal(0)
-        if yd != 0:
-            half += yd * (yd / mu).ln()
-        if yd != 1:
-            half += (1 - yd) * ((1 - yd) / (1 - mu)).ln()
-        total += 2 * Decimal(float(ai)) * half
+        total += 2 * Decimal(float(ai)) * unit(Decimal(float(yi)), float(ei))
     return float(total)
 
 
-def _exact_poisson_deviance(y, a, eta):
-    """``Σ 2a[y log(y/μ) − (y − μ)]`` in 50-digit arithmetic, ``μ = max(exp η, ε)``."""
-    getcontext().prec = 50
-    eps = Decimal(np.finfo(float).eps)
-    total = Decimal(0)
-    for yi, ai, ei in zip(y, a, eta):
-        mu = max(Decimal(float(ei)).exp(), eps)
-        yd = Decimal(float(yi))
-        unit = mu if yd == 0 else yd * (yd / mu).ln() - (yd - mu)
-        total += 2 * Decimal(float(ai)) * unit
-    return float(total)
+_EPS = Decimal(np.finfo(float).eps)
+
+
+def _binomial_unit(yd, ei):
+    """R's ``y log(y/μ) + (1−y) log((1−y)/(1−μ))`` with R's clamped ``t = exp(η)``, ``μ = t/(1+t)``."""
+    t = _EPS if ei < -30 else (1 / _EPS if ei > 30 else Decimal(ei).exp())
+    mu = t / (1 + t)
+    half = Decimal(0)
+    if yd != 0:
+        half += yd * (yd / mu).ln()
+    if yd != 1:
+        half += (1 - yd) * ((1 - yd) / (1 - mu)).ln()
+    return half
+
+
+def _poisson_unit(yd, ei):
+    """``y log(y/μ) − (y − μ)`` with ``μ = max(exp η, ε)`` (``μ`` at ``y = 0``)."""
+    mu = max(Decimal(ei).exp(), _EPS)
+    return mu if yd == 0 else yd * (yd / mu).ln() - (yd - mu)
+
+
+def _check_against_numpy_and_exact(fam, y, a, eta, unit):
+    """Kernel vs the NumPy path (μ, weights, residuals) and vs the 50-digit deviance; returns both results."""
+    ev = WorkingEvaluator(fam, y, a)
+    assert ev.compiled
+    got, ref = ev(eta), _numpy_path(fam, y, a, eta)
+    np.testing.assert_allclose(got.mu, ref.mu, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(got.weights, ref.weights, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(got.wres, ref.wres, rtol=1e-14, atol=0)
+    assert got.dev == pytest.approx(_exact_deviance(unit, y, a, eta), rel=1e-13)
+    return got, ref
 
 
 def _eta(rng, n):
@@ -76,16 +87,11 @@ def test_binomial_logit_kernel_matches_numpy(response):
         y = rng.binomial(a.astype(int), 0.3) / a
         a[5] = 0.0  # a zero prior weight contributes nothing
     fam = families.Binomial()
-    ev = WorkingEvaluator(fam, y, a)
-    assert ev.compiled
-    got, ref = ev(eta), _numpy_path(fam, y, a, eta)
-    np.testing.assert_allclose(got.mu, ref.mu, rtol=1e-15, atol=0)
-    np.testing.assert_allclose(got.weights, ref.weights, rtol=1e-14, atol=0)
-    np.testing.assert_allclose(got.wres, ref.wres, rtol=1e-14, atol=0)
-    assert got.dev == pytest.approx(_exact_binomial_deviance(y, a, eta), rel=1e-13)
+    _check_against_numpy_and_exact(fam, y, a, eta, _binomial_unit)
     # away from μ ≈ 0 or 1 R's formula is accurate and the two paths agree to rounding
     ok = np.abs(eta) < 15
-    assert WorkingEvaluator(fam, y[ok], a[ok])(eta[ok]).dev == pytest.approx(_numpy_path(fam, y[ok], a[ok], eta[ok]).dev, rel=1e-13)
+    kernel = WorkingEvaluator(fam, y[ok], a[ok])(eta[ok]).dev
+    assert kernel == pytest.approx(_numpy_path(fam, y[ok], a[ok], eta[ok]).dev, rel=1e-13)
 
 
 def test_poisson_log_kernel_matches_numpy():
@@ -96,14 +102,7 @@ def test_poisson_log_kernel_matches_numpy():
     y = rng.poisson(np.exp(np.clip(eta, -5, 6))).astype(float)
     y[4:8] = np.round(np.exp(eta[4:8]))  # y ≈ μ: the bd0 series branch
     a = rng.uniform(0.5, 2.0, n)
-    fam = families.Poisson()
-    ev = WorkingEvaluator(fam, y, a)
-    assert ev.compiled
-    got, ref = ev(eta), _numpy_path(fam, y, a, eta)
-    np.testing.assert_allclose(got.mu, ref.mu, rtol=1e-15, atol=0)
-    np.testing.assert_allclose(got.weights, ref.weights, rtol=1e-14, atol=0)
-    np.testing.assert_allclose(got.wres, ref.wres, rtol=1e-14, atol=0)
-    assert got.dev == pytest.approx(_exact_poisson_deviance(y, a, eta), rel=1e-13)
+    got, ref = _check_against_numpy_and_exact(families.Poisson(), y, a, eta, _poisson_unit)
     assert got.dev == pytest.approx(ref.dev, rel=1e-13)
 
 
