@@ -12,8 +12,10 @@ deviance times ``a_i``; ``r_i`` is the working residual, so the working response
 binomial/logit and Poisson/log — the exponential (and ``log1p``) is taken with
 NumPy's vectorized functions and a compiled kernel computes all four in one more
 pass, with R's clamping of the inverse link and R's unit deviances rearranged so
-that no further logarithm is needed (see the kernels); both paths agree to
-rounding.  Every other family and link uses the NumPy path.
+that no further logarithm is needed (see the kernels).  Both paths agree to
+rounding wherever R's formula is accurate; with ``μ`` within ~1e-13 of 0 or 1 the
+rearranged deviance is the more accurate one (R's evaluates ``log(1 − μ)`` from a
+rounded ``μ``).  Every other family and link uses the NumPy path.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class WorkingEvaluator:
 
     Notes
     -----
-    ``compiled`` tells whether a single-pass kernel is used (binomial/logit,
+    ``compiled`` tells whether a compiled kernel is used (binomial/logit,
     Poisson/log); otherwise the family's own NumPy methods are called.
     """
 
@@ -177,7 +179,7 @@ class WorkingEvaluator:
 
     @property
     def compiled(self) -> bool:
-        """Whether a compiled single-pass kernel serves this family and link."""
+        """Whether a compiled kernel serves this family and link."""
         return self.kind is not None
 
     def __call__(self, eta: np.ndarray) -> WorkingValues:
