@@ -10,6 +10,17 @@ import pandas as pd
 from mixedlm.errors import DataError
 
 
+def as_float_array(a: Any, name: str) -> np.ndarray:
+    """``a`` as a float64 array: pandas objects through ``to_numpy``, anything else through
+    ``np.asarray``, whose failure is a :class:`~mixedlm.errors.DataError` naming ``name``."""
+    if isinstance(a, (pd.Series, pd.DataFrame)):
+        return a.to_numpy(dtype=np.float64)
+    try:
+        return np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must be numeric: {exc}") from None
+
+
 def float_matrix(a: Any, name: str, n: int | None) -> tuple[np.ndarray, list[str] | None]:
     """A dense, finite float matrix (1-D becomes one column) and its column names if it has any.
 
@@ -20,15 +31,9 @@ def float_matrix(a: Any, name: str, n: int | None) -> tuple[np.ndarray, list[str
     names = None
     if isinstance(a, pd.DataFrame):
         names = [str(c) for c in a.columns]
-        arr = a.to_numpy(dtype=np.float64)
-    elif isinstance(a, pd.Series):
-        names = [str(a.name)] if a.name is not None else None
-        arr = a.to_numpy(dtype=np.float64)
-    else:
-        try:
-            arr = np.asarray(a, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{name} must be numeric: {exc}") from None
+    elif isinstance(a, pd.Series) and a.name is not None:
+        names = [str(a.name)]
+    arr = as_float_array(a, name)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:

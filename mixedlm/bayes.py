@@ -51,7 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mixedlm.engines import bayes as engine
-from mixedlm.arrays import float_matrix
+from mixedlm.arrays import as_float_array, float_matrix
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
 
 __all__ = [
@@ -134,13 +134,7 @@ def _response(endog: Any, family: Any, trials: Any, n_hint: int | None = None
               ) -> tuple[np.ndarray, np.ndarray, str | None]:
     """Response on the family's scale (binomial: proportion) and weights (binomial: trials)."""
     name = endog.name if isinstance(endog, pd.Series) else None
-    if isinstance(endog, (pd.Series, pd.DataFrame)):
-        y = endog.to_numpy(dtype=np.float64)
-    else:
-        try:
-            y = np.asarray(endog, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"endog must be numeric: {exc}") from None
+    y = as_float_array(endog, "endog")
     label = "endog" if name is None else repr(str(name))
     if y.ndim == 2 and y.shape[1] == 2:
         if family.name != "binomial":

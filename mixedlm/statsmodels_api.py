@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mixedlm.arrays import float_matrix
+from mixedlm.arrays import as_float_array, float_matrix
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
 
 __all__ = ["MixedLM", "MixedLMResults", "MixedLMSummary"]
@@ -56,13 +56,7 @@ __all__ = ["MixedLM", "MixedLMResults", "MixedLMSummary"]
 # --------------------------------------------------------------------------------------
 
 def _vector(a: Any, name: str, n: int | None = None) -> np.ndarray:
-    if isinstance(a, (pd.Series, pd.DataFrame)):
-        arr = a.to_numpy(dtype=np.float64)
-    else:
-        try:
-            arr = np.asarray(a, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{name} must be numeric: {exc}") from None
+    arr = as_float_array(a, name)
     arr = arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
     if arr.ndim != 1:
         raise DataError(f"{name} must be a vector, not shape {arr.shape}")
