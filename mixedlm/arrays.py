@@ -12,9 +12,17 @@ from mixedlm.errors import DataError
 
 def as_float_array(a: Any, name: str) -> np.ndarray:
     """``a`` as a float64 array: pandas objects through ``to_numpy``, anything else through
-    ``np.asarray``, whose failure is a :class:`~mixedlm.errors.DataError` naming ``name``."""
+    ``np.asarray``; a failure is a :class:`~mixedlm.errors.DataError` naming ``name`` (and, for
+    a DataFrame, its non-numeric columns)."""
     if isinstance(a, (pd.Series, pd.DataFrame)):
-        return a.to_numpy(dtype=np.float64)
+        try:
+            return a.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            if isinstance(a, pd.DataFrame):
+                bad = [str(c) for c in a.columns if not pd.api.types.is_numeric_dtype(a[c])]
+                raise DataError(f"{name} must be numeric; non-numeric column(s): {', '.join(bad)} ({exc}). "
+                                "Encode factors as indicator columns first (e.g. pd.get_dummies)") from None
+            raise DataError(f"{name} must be numeric: {exc}") from None
     try:
         return np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError) as exc:

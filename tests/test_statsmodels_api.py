@@ -183,3 +183,12 @@ def test_bad_input():
         MixedLM(sl["Reaction"], np.ones((180, 1)), sl["Subject"].iloc[:-1])
     with pytest.raises(MixedLMError, match="no random effects"):
         MixedLM(sl["Reaction"], np.ones((180, 1)), sl["Subject"], exog_re=0)
+
+
+def test_non_numeric_array_input_is_a_data_error_naming_the_column():
+    d = mlm.load_sleepstudy()
+    exog = d[["Days"]].assign(label="x")
+    with pytest.raises(mlm.DataError, match=r"exog must be numeric; non-numeric column\(s\): label"):
+        mlm.MixedLM(d["Reaction"], exog, groups=d["Subject"])
+    with pytest.raises(mlm.DataError, match=r"endog must be numeric"):
+        mlm.MixedLM("s" + d["Subject"].astype(str), d[["Days"]], groups=d["Subject"])
