@@ -85,7 +85,8 @@ class LmerControl:
 
         if name in _NLOPT_ALGORITHMS:
             settings: dict[str, Any] = {"maxfun": int(self.maxfun), "ftol_abs": self.ftol_abs,
-                                        "xtol_abs": self.xtol_abs, "xtol_rel": self.xtol_rel}
+                                        "xtol_abs": self.xtol_abs, "xtol_rel": self.xtol_rel,
+                                        "initial_step": None}
         else:
             settings = {"maxfun": int(self.maxfun)}
         settings.update(self.opt_ctrl)
@@ -116,27 +117,51 @@ class GlmerControl(LmerControl):
         which moves the ``nAGQ = 0`` log-likelihood by ~1e-7 against 1e-6 and saves
         about a sixth of the evaluations.
     pirls_tol : float
-        PIRLS convergence: relative decrease of the penalized deviance.
+        PIRLS convergence: the Newton step from the current iterate is below
+        ``pirls_tol`` relative to the iterate (default 1e-12, i.e. near rounding level,
+        so the deviance is a smooth function of the parameters and finite-difference
+        derivatives of it are accurate; see :mod:`mixedlm.engines.pirls`).
     pirls_maxit : int
         Maximum PIRLS iterations per evaluation.
     pirls_warm_start : bool
-        Start PIRLS from the previous evaluation's modes (default False: every
-        evaluation starts from one fixed point — lme4's ``lp0`` at ``nAGQ = 0``, the
-        stage-1 modes in the Laplace/AGQ stage — so the deviance is a pure function of
-        its arguments).
+        Start PIRLS from the modes of the nearest previous evaluation (default True:
+        fewer iterations).  Because PIRLS converges fully, the deviance does not
+        depend on the start beyond rounding (tested to 1e-10 relative); False starts
+        every solve from one fixed point (lme4's ``lp0`` at ``nAGQ = 0``, the stage-1
+        modes in the Laplace/AGQ stage).
     calc_derivs : bool
         Compute the finite-difference gradient and Hessian at the optimum (used for
         the fixed-effects covariance, as lme4's ``use.hessian``, and convergence checks).
+    agq_warn : float
+        After an ``nAGQ > 1`` fit the log-likelihood at the optimum is recomputed with
+        a richer rule (``2 nAGQ + 1`` points); an :class:`~mixedlm.errors.AccuracyWarning`
+        is issued when the two differ by more than ``agq_warn`` log-likelihood units
+        (default 0.01).
+    agq_tol : float
+        ``nAGQ="auto"``: the target quadrature error in log-likelihood units (default
+        1e-3).
+    agq_max_row_nodes : float
+        ``nAGQ="auto"``: the largest rule allowed, as rows × nodes per deviance
+        evaluation (default 1e8).
+    polish_tol : float or None
+        After the optimizer stops, Newton steps (finite-difference gradient and
+        Hessian) are taken until the remaining step is below ``polish_tol`` standard
+        errors in every parameter (default 1e-6; :mod:`mixedlm.optim.polish`).  None
+        skips the polish and keeps the optimizer's point, as lme4 does.
     """
 
     optimizer: Any = "bobyqa"
     nAGQ0initStep: bool = True
     xtol_rel: float = 1e-6
     xtol_rel_stage1: float = 1e-4
-    pirls_tol: float = 1e-10
+    pirls_tol: float = 1e-12
     pirls_maxit: int = 100
-    pirls_warm_start: bool = False
+    pirls_warm_start: bool = True
     calc_derivs: bool = True
+    polish_tol: float | None = 1e-6
+    agq_warn: float = 0.01
+    agq_tol: float = 1e-3
+    agq_max_row_nodes: float = 1e8
 
     def __post_init__(self) -> None:
         opt = self.optimizer

@@ -27,5 +27,9 @@ class ConvergenceWarning(UserWarning):
     """The optimizer or a convergence check reported a problem with a fit."""
 
 
+class AccuracyWarning(ConvergenceWarning):
+    """A reported number is less accurate than it should be (quadrature error, Hessian error)."""
+
+
 class SingularFitMessage(UserWarning):
     """The fit is on the boundary of the parameter space (lme4's 'boundary (singular) fit')."""

@@ -25,12 +25,21 @@ from mixedlm.design.crossprod import CrossProductBuilder
 from mixedlm.design.femat import FixedEffectsMatrix, build_fixed_effects
 from mixedlm.design.frame import ModelFrame, as_pandas_frame, build_model_frame
 from mixedlm.design.reterm import ReStructure
-from mixedlm.engines.glmm import GlmmObjective, check_nagq
+from mixedlm.engines.glmm import (
+    MAX_AGQ_NODES,
+    GlmmObjective,
+    check_nagq,
+    check_single_factor,
+    fixed_effect_scale,
+    quadrature_check,
+    theta_scale,
+)
 from mixedlm.engines.pirls import Pirls
-from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
+from mixedlm.errors import AccuracyWarning, ConvergenceWarning, DataError, MixedLMError
 from mixedlm.lmer import blas_threads, re_structure_from_frame
 from mixedlm.optim.boundary import check_boundary
 from mixedlm.optim.optsummary import OptSummary
+from mixedlm.optim.polish import newton_polish
 from mixedlm.optim.registry import minimize
 
 if TYPE_CHECKING:  # results sit above this module; imported for annotations only
@@ -131,10 +140,15 @@ def build_glmm(formula: str, data: pd.DataFrame, family: Any, *, weights: Any = 
                      prior_weights=a, family=family, data_name=data_name)
 
 
-def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl | None = None) -> GlmmObjective:
-    """Stage 2: PIRLS and the deviance functions; β starts from a GLM fit (θ = 0)."""
+def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl | None = None,
+                        max_points: int | None = 100) -> GlmmObjective:
+    """Stage 2: PIRLS and the deviance functions; β starts from a GLM fit (θ = 0).
+
+    ``max_points`` bounds ``nAGQ`` per dimension (None: only the grid limit
+    :data:`~mixedlm.engines.glmm.MAX_AGQ_NODES`, as ``nAGQ="auto"`` uses).
+    """
     control = control or GlmerControl()
-    nAGQ = check_nagq(nAGQ, setup.re)
+    nAGQ = check_nagq(nAGQ, setup.re, max_points=max_points if max_points is not None else MAX_AGQ_NODES)
     engine = control.engine
     if nAGQ > 1:
         if setup.family.has_scale:
@@ -144,10 +158,9 @@ def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl |
                 "quadrature; use nAGQ=1")
         engine = "blocked"  # one grouping factor: the blocked factor is block diagonal, which AGQ uses
     pirls = Pirls(setup.re, setup.fe.X, setup.y, setup.prior_weights, setup.frame.offset, setup.family,
-                  setup.builder, engine=engine, tol=control.pirls_tol, maxit=control.pirls_maxit,
-                  warm_start=control.pirls_warm_start)
+                  setup.builder, engine=engine, tol_step=control.pirls_tol, maxit=control.pirls_maxit)
     glm = pirls.solve_beta_u(np.zeros(setup.re.n_theta))
-    objective = GlmmObjective(pirls, nAGQ, glm.beta)
+    objective = GlmmObjective(pirls, nAGQ, glm.beta, warm_start=control.pirls_warm_start)
     # lme4's lp0: every nAGQ=0 evaluation starts PIRLS from the converged predictor at the default θ
     objective.eta_anchor = objective.state_theta(setup.re.default_start()).eta
     return objective
@@ -186,22 +199,47 @@ def _warn_unconverged(opt: OptSummary, stage: str) -> None:
             "or rescaling covariates", ConvergenceWarning, stacklevel=4)
 
 
+def polish_optimum(fun: Any, opt: OptSummary, lower: np.ndarray, scale: np.ndarray,
+                   control: GlmerControl) -> None:
+    """Newton-polish ``opt``'s optimum in place (:func:`mixedlm.optim.polish.newton_polish`).
+
+    ``opt.final``, ``opt.fmin`` and ``opt.feval`` are updated and ``opt.polish``
+    records the scaled gradient before and after, and the standard errors implied
+    by the polish's Hessian (``scale``), which later derivative computations use
+    as step sizes.
+    """
+    if control.polish_tol is None or not np.isfinite(opt.fmin):
+        return
+    res = newton_polish(fun, np.array(opt.final), opt.fmin, lower, scale, tol=control.polish_tol)
+    opt.final = res.x.tolist()
+    opt.fmin = float(res.fmin)
+    opt.feval += res.evaluations
+    info = res.as_dict()
+    info["scale"] = np.where(np.isfinite(res.se), res.se, scale).tolist()
+    opt.polish = info
+
+
 def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerControl | None = None,
                   start: Any = None) -> tuple[OptSummary | None, OptSummary | None]:
-    """Stage 3: lme4's two optimization stages.
+    """Stage 3: lme4's two optimization stages, then a Newton polish of the final one.
 
     Stage 1 minimizes the ``nAGQ = 0`` deviance over θ (β from PIRLS).  For
     ``nAGQ ≥ 1`` stage 2 then minimizes the Laplace / AGQ deviance over (θ, β)
-    from stage 1's solution.  Returns ``(stage1, stage2)`` summaries (either may
-    be None when skipped).
+    from stage 1's solution, with BOBYQA's variables scaled by the stage-1
+    standard errors of β (from ``R_X``) and a provisional scale for θ.  The last
+    stage's optimum is then polished by Newton steps until the remaining step is
+    below ``control.polish_tol`` standard errors (:func:`polish_optimum`).
+    Returns ``(stage1, stage2)`` summaries (either may be None when skipped).
     """
     control = control or GlmerControl()
     re = setup.re
+    p = setup.fe.p
     theta0, beta0 = _start(setup, start)
     theta_start = theta0 if theta0 is not None else re.default_start()
     if beta0 is not None:
         objective.beta_start = beta0
     opt1 = None
+    beta_scale = None
     if objective.nAGQ == 0 or control.nAGQ0initStep:
         name = control.stage_optimizer(1)
         settings = control.settings_for(name)
@@ -210,32 +248,44 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
         opt1 = minimize(objective.deviance_theta, theta_start, re.lower, optimizer=name,
                         keep_log=control.keep_log, **settings)
         _warn_unconverged(opt1, "nAGQ=0 stage")
+        if objective.nAGQ == 0:
+            polish_optimum(objective.deviance_theta, opt1, re.lower, theta_scale(opt1.final), control)
         theta_start = np.array(opt1.final)
         st1 = objective.state_theta(theta_start)
         if beta0 is None:
             beta0 = st1.beta
         objective.u_anchor = st1.u
+        beta_scale = fixed_effect_scale(st1, p)
     if objective.nAGQ == 0:
         return opt1, None
     if beta0 is None:
         beta0 = objective.beta_start
+    if beta_scale is None:
+        beta_scale = fixed_effect_scale(objective.pirls.solve_beta_u(theta_start, beta0=beta0), p)
     par0 = np.concatenate([theta_start, beta0])
-    lower = np.concatenate([re.lower, np.full(setup.fe.p, -np.inf)])
+    lower = np.concatenate([re.lower, np.full(p, -np.inf)])
+    scale = np.concatenate([theta_scale(theta_start), beta_scale])
     name = control.stage_optimizer(2)
-    opt2 = minimize(objective.deviance, par0, lower, optimizer=name, keep_log=control.keep_log,
-                    **control.settings_for(name))
+    settings = control.settings_for(name)
+    if "initial_step" in settings and settings["initial_step"] is None:
+        # one fifth of the θ scale and 0.3 standard errors of β: BOBYQA's first model is built
+        # from points that differ by a comparable amount in every direction
+        settings["initial_step"] = np.concatenate([0.2 * scale[:re.n_theta], 0.3 * beta_scale])
+    opt2 = minimize(objective.deviance, par0, lower, optimizer=name, keep_log=control.keep_log, **settings)
     check_boundary(objective.deviance, opt2, lower, control.boundary_tol)
     _warn_unconverged(opt2, "Laplace/AGQ stage" if objective.nAGQ else "")
+    polish_optimum(objective.deviance, opt2, lower, scale, control)
     return opt1, opt2
 
 
 def wrap_glmm(setup: GlmmSetup, objective: GlmmObjective, opt1: OptSummary | None, opt2: OptSummary | None,
-              control: GlmerControl | None = None) -> "GlmerFit":
-    """Stage 4: the fitted-model object (with lme4's singular-fit message)."""
+              control: GlmerControl | None = None, agq_history: list | None = None) -> "GlmerFit":
+    """Stage 4: the fitted-model object (with lme4's singular-fit message and the accuracy warnings)."""
     from mixedlm.results.glmer_result import GlmerFit
 
     control = control or GlmerControl()
     fit = GlmerFit(setup=setup, objective=objective, opt_stage1=opt1, opt=opt2, control=control)
+    fit.agq_history = list(agq_history or [])
     if fit.isSingular() and control.check_conv_singular != "ignore":
         msg = "boundary (singular) fit: see help('isSingular')"
         if control.check_conv_singular == "stop":
@@ -244,9 +294,82 @@ def wrap_glmm(setup: GlmmSetup, objective: GlmmObjective, opt1: OptSummary | Non
 
         warnings.warn(msg, SingularFitMessage, stacklevel=3)
     fit.warn_separation()
+    warn_quadrature(fit, control)
     if control.check_conv == "fit":
         fit._warn_convergence()
     return fit
+
+
+def warn_quadrature(fit: "GlmerFit", control: GlmerControl) -> None:
+    """AccuracyWarning when the quadrature error at the optimum exceeds ``control.agq_warn``."""
+    qc = fit.quadrature
+    if qc is None or not qc.error > control.agq_warn:
+        return
+    warnings.warn(
+        f"adaptive Gauss-Hermite quadrature with nAGQ={qc.nAGQ} is inaccurate at the estimates: the "
+        f"log-likelihood changes by {qc.error:.3g} when the rule is refined to {qc.nAGQ_check} points per "
+        "dimension, and the estimates may be affected too (the integrand is far from Gaussian, e.g. a "
+        "random-effect SD large relative to the information in each group). Use more points "
+        f"(nAGQ={qc.nAGQ_check}) or nAGQ='auto', and compare with the Laplace fit (nAGQ=1)",
+        AccuracyWarning, stacklevel=4)
+
+
+#: First rule of ``nAGQ="auto"`` by dimension of the random-effects term.
+AUTO_AGQ_START = {1: 9, 2: 5}
+
+
+def fit_auto_agq(setup: GlmmSetup, control: GlmerControl, start: Any = None
+                 ) -> tuple[GlmmObjective, OptSummary | None, OptSummary, list[tuple[int, float, float]]]:
+    """``nAGQ="auto"``: refine the quadrature rule until its error at the optimum is below ``agq_tol``.
+
+    Starts from :data:`AUTO_AGQ_START` points per dimension (3 for terms of
+    dimension 3 and more), fits, and measures the error with the richer rule of
+    :func:`~mixedlm.engines.glmm.richer_rule`.  While the error (log-likelihood
+    units) exceeds ``control.agq_tol``, the richer rule becomes the fit's rule and
+    the Laplace/AGQ stage is re-optimized from the previous optimum.  Stops with an
+    :class:`~mixedlm.errors.AccuracyWarning` when the next rule would exceed
+    ``control.agq_max_row_nodes`` rows × nodes or the grid limit.
+
+    Returns
+    -------
+    objective, opt1, opt2
+        The final rule's objective and the optimizer summaries (stage 1 from the first rule).
+    history : list of (points, quadrature error, −2 log L)
+        Every rule tried.
+    """
+    check_single_factor(setup.re, "nAGQ='auto'")
+    if setup.family.has_scale:
+        raise MixedLMError(f"nAGQ='auto' is not available for the {setup.family.name} family (adaptive "
+                           "quadrature needs a family without a dispersion parameter); use nAGQ=1")
+    S = setup.re.terms[0].S
+    n = setup.y.shape[0]
+    nt = setup.re.n_theta
+    k = AUTO_AGQ_START.get(S, 3)
+    objective = make_glmm_objective(setup, nAGQ=k, control=control)
+    opt1, opt2 = optimize_glmm(objective, setup, control=control, start=start)
+    qc = quadrature_check(objective, np.array(opt2.final), opt2.fmin)
+    history = [(k, qc.error, opt2.fmin)]
+    while qc.error > control.agq_tol:
+        k_next = qc.nAGQ_check
+        if k_next <= k or n * k_next ** S > control.agq_max_row_nodes or k_next ** S > MAX_AGQ_NODES:
+            warnings.warn(
+                f"nAGQ='auto' stopped at {k} points per dimension with a quadrature error of {qc.error:.3g} "
+                f"log-likelihood units (target {control.agq_tol}): the next rule ({k_next} points, "
+                f"{n * k_next ** S:.3g} row-node evaluations per deviance) exceeds "
+                "GlmerControl(agq_max_row_nodes); raise it, or use fewer random effects", AccuracyWarning,
+                stacklevel=3)
+            break
+        par = np.array(opt2.final)
+        k = k_next
+        nxt = make_glmm_objective(setup, nAGQ=k, control=control, max_points=None)
+        nxt.u_anchor = objective.state(par).u
+        nxt.eta_anchor = objective.eta_anchor
+        _, opt2 = optimize_glmm(nxt, setup, control=replace(control, nAGQ0initStep=False),
+                                start={"theta": par[:nt], "fixef": par[nt:]})
+        objective = nxt
+        qc = quadrature_check(objective, np.array(opt2.final), opt2.fmin)
+        history.append((k, qc.error, opt2.fmin))
+    return objective, opt1, opt2, history
 
 
 def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, weights: Any = None,
@@ -262,10 +385,14 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
     data : pandas.DataFrame
     family : Family, optional
         ``mlm.families.Binomial()`` (default), ``Poisson()``, ``NegativeBinomial(theta)``, …
-    nAGQ : int
+    nAGQ : int or "auto"
         0: β inside PIRLS, θ optimized alone (fast, approximate); 1: Laplace
         (default); > 1: adaptive Gauss–Hermite quadrature with that many points per
-        dimension — for a single grouping factor, scalar or vector-valued term.
+        dimension — for a single grouping factor, scalar or vector-valued term.  After
+        such a fit the log-likelihood is recomputed at the optimum with a richer rule
+        (``fit.quadrature``; an :class:`~mixedlm.errors.AccuracyWarning` above
+        ``GlmerControl(agq_warn)``).  ``"auto"``: refine the rule until that error is
+        below ``GlmerControl(agq_tol)`` (:func:`fit_auto_agq`).
     weights, offset : array-like or str, optional
         Prior weights (binomial: multiply the trials) and a known offset added to
         any ``offset()`` in the formula.
@@ -308,9 +435,13 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
 
         return fit_glmer_bayes(setup, method)
     with blas_threads(control.blas_threads):
-        objective = make_glmm_objective(setup, nAGQ=nAGQ, control=control)
-        opt1, opt2 = optimize_glmm(objective, setup, control=control, start=start)
-        fit = wrap_glmm(setup, objective, opt1, opt2, control=control)
+        if isinstance(nAGQ, str) and nAGQ.lower() == "auto":
+            objective, opt1, opt2, history = fit_auto_agq(setup, control, start=start)
+            fit = wrap_glmm(setup, objective, opt1, opt2, control=control, agq_history=history)
+        else:
+            objective = make_glmm_objective(setup, nAGQ=nAGQ, control=control)
+            opt1, opt2 = optimize_glmm(objective, setup, control=control, start=start)
+            fit = wrap_glmm(setup, objective, opt1, opt2, control=control)
     fit.call = {"function": "glmer", "formula": formula, "data": data, "family": family, "nAGQ": nAGQ,
                 "weights": weights, "offset": offset, "na_action": na_action, "control": control,
                 "start": start, "data_name": data_name}

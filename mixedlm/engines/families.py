@@ -402,6 +402,16 @@ class Family:
         """The variance function ``V(μ)``, with ``Var(y) = φ V(μ) / w``."""
         raise NotImplementedError
 
+    def variance_deriv(self, mu: ArrayLike) -> np.ndarray:
+        """``dV/dμ``, for Newton steps with the observed information.
+
+        The base class differentiates :meth:`variance` numerically (central
+        difference, step ``1e-6 (1 + |μ|)``); the built-in families override it.
+        """
+        mu = _f64(mu)
+        h = 1e-6 * (1.0 + np.abs(mu))
+        return (self.variance(mu + h) - self.variance(mu - h)) / (2.0 * h)
+
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
         """Per-observation deviance contributions ``d_i`` (already squared, times ``w_i``).
 
@@ -576,6 +586,10 @@ class Binomial(Family):
         mu = _f64(mu)
         return mu * (1.0 - mu)
 
+    def variance_deriv(self, mu: ArrayLike) -> np.ndarray:
+        """``1 − 2μ``."""
+        return 1.0 - 2.0 * _f64(mu)
+
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
         """``2w[bd0(y, μ) + bd0(1−y, 1−μ)]``, i.e. ``2w[y log(y/μ) + (1−y) log((1−y)/(1−μ))]``.
 
@@ -712,6 +726,10 @@ class Poisson(Family):
         """``μ``."""
         return np.array(mu, dtype=np.float64)
 
+    def variance_deriv(self, mu: ArrayLike) -> np.ndarray:
+        """``1``."""
+        return np.ones_like(_f64(mu))
+
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
         """``2w bd0(y, μ) = 2w[y log(y/μ) − (y − μ)]`` (``2wμ`` at ``y = 0``)."""
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
@@ -788,6 +806,10 @@ class NegativeBinomial(Family):
         """``μ + μ²/θ``."""
         mu = _f64(mu)
         return mu + mu * mu / self.theta
+
+    def variance_deriv(self, mu: ArrayLike) -> np.ndarray:
+        """``1 + 2μ/θ``."""
+        return 1.0 + 2.0 * _f64(mu) / self.theta
 
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
         """``2w[bd0(y, μ) − bd0(y+θ, μ+θ)]`` = ``2w[y log(y/μ) − (y+θ) log((y+θ)/(μ+θ))]``."""
@@ -868,6 +890,10 @@ class Gamma(Family):
         mu = _f64(mu)
         return mu * mu
 
+    def variance_deriv(self, mu: ArrayLike) -> np.ndarray:
+        """``2μ``."""
+        return 2.0 * _f64(mu)
+
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
         """``2w bd0(μ, y)/μ`` = ``−2w[log(y/μ) − (y−μ)/μ]``; ``−2w`` at ``y = 0`` as R."""
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
@@ -930,6 +956,11 @@ class InverseGaussian(Family):
         mu = _f64(mu)
         return mu * mu * mu
 
+    def variance_deriv(self, mu: ArrayLike) -> np.ndarray:
+        """``3μ²``."""
+        mu = _f64(mu)
+        return 3.0 * mu * mu
+
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
         """``w (y − μ)² / (y μ²)``."""
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
@@ -987,6 +1018,10 @@ class Gaussian(Family):
     def variance(self, mu: ArrayLike) -> np.ndarray:
         """``1``."""
         return np.ones_like(_f64(mu))
+
+    def variance_deriv(self, mu: ArrayLike) -> np.ndarray:
+        """``0``."""
+        return np.zeros_like(_f64(mu))
 
     def dev_resids(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
         """``w (y − μ)²``."""

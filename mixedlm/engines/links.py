@@ -97,6 +97,18 @@ class Link:
         """The derivative ``dμ/dη`` of the inverse link, evaluated at ``η``."""
         raise NotImplementedError
 
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """The second derivative ``d²μ/dη²`` of the inverse link.
+
+        Used for Newton steps with the observed information
+        (:mod:`mixedlm.engines.working`).  The base class differentiates
+        :meth:`mu_eta` numerically (central difference, step ``1e-6 (1 + |η|)``);
+        R's links override it with the exact formula.
+        """
+        eta = _as_float(eta)
+        h = 1e-6 * (1.0 + np.abs(eta))
+        return (self.mu_eta(eta + h) - self.mu_eta(eta - h)) / (2.0 * h)
+
     def valideta(self, eta: ArrayLike) -> bool:
         """Whether every ``η`` is in the domain of :meth:`linkinv` (R's ``valideta``)."""
         return True
@@ -146,6 +158,12 @@ class LogitLink(Link):
         d = e / ((1.0 + e) * (1.0 + e))
         return np.where(np.abs(eta) > _LOGIT_THRESH, DOUBLE_EPS, d)
 
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """``μ'(1 − 2μ)``; 0 beyond ``|η| > 30`` (where ``μ'`` is the constant ``ε``)."""
+        eta = _as_float(eta)
+        mu = self.linkinv(eta)
+        return np.where(np.abs(eta) > _LOGIT_THRESH, 0.0, self.mu_eta(eta) * (1.0 - 2.0 * mu))
+
 
 class ProbitLink(Link):
     """Probit: ``g(μ) = Φ⁻¹(μ)``, ``g⁻¹(η) = Φ(η)``, ``dμ/dη = φ(η)``.
@@ -168,6 +186,12 @@ class ProbitLink(Link):
         """``max(φ(η), ε)`` with ``φ`` the standard normal density."""
         eta = _as_float(eta)
         return np.maximum(np.exp(-0.5 * eta * eta) / math.sqrt(2.0 * math.pi), DOUBLE_EPS)
+
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """``−η φ(η)``; 0 where ``μ'`` is held at ``ε``."""
+        eta = _as_float(eta)
+        phi = np.exp(-0.5 * eta * eta) / math.sqrt(2.0 * math.pi)
+        return np.where(phi > DOUBLE_EPS, -eta * phi, 0.0)
 
 
 class CloglogLink(Link):
@@ -199,6 +223,15 @@ class CloglogLink(Link):
         eta = np.minimum(_as_float(eta), _CLOGLOG_ETA_MAX)
         with np.errstate(over="ignore"):
             return np.maximum(np.exp(eta - np.exp(eta)), DOUBLE_EPS)
+
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """``μ'(1 − eᶯ)``; 0 where ``μ'`` is held at ``ε``."""
+        eta = np.minimum(_as_float(eta), _CLOGLOG_ETA_MAX)
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(eta)
+            d = np.exp(eta - e)
+            out = d * (1.0 - e)
+        return np.where(d > DOUBLE_EPS, out, 0.0)
 
 
 class CauchitLink(Link):
@@ -241,6 +274,14 @@ class CauchitLink(Link):
         with np.errstate(over="ignore"):
             return np.maximum(1.0 / (np.pi * (1.0 + eta * eta)), DOUBLE_EPS)
 
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """``−2η / (π(1+η²)²)``; 0 where ``μ'`` is held at ``ε``."""
+        eta = _as_float(eta)
+        with np.errstate(over="ignore"):
+            s = 1.0 + eta * eta
+            d = 1.0 / (np.pi * s)
+            return np.where(d > DOUBLE_EPS, -2.0 * eta * d / s, 0.0)
+
 
 class LogLink(Link):
     """Log: ``g(μ) = log μ``, ``g⁻¹(η) = max(eᶯ, ε)``, ``dμ/dη = max(eᶯ, ε)``."""
@@ -262,6 +303,12 @@ class LogLink(Link):
         with np.errstate(over="ignore"):
             return np.maximum(np.exp(_as_float(eta)), DOUBLE_EPS)
 
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """``eᶯ`` (0 where ``μ'`` is held at ``ε``)."""
+        with np.errstate(over="ignore"):
+            e = np.exp(_as_float(eta))
+        return np.where(e > DOUBLE_EPS, e, 0.0)
+
 
 class IdentityLink(Link):
     """Identity: ``g(μ) = μ``, ``g⁻¹(η) = η``, ``dμ/dη = 1``."""
@@ -279,6 +326,10 @@ class IdentityLink(Link):
     def mu_eta(self, eta: ArrayLike) -> np.ndarray:
         """A vector of ones."""
         return np.ones_like(_as_float(eta))
+
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """A vector of zeros."""
+        return np.zeros_like(_as_float(eta))
 
 
 class SqrtLink(Link):
@@ -299,6 +350,10 @@ class SqrtLink(Link):
     def mu_eta(self, eta: ArrayLike) -> np.ndarray:
         """``2η``."""
         return 2.0 * _as_float(eta)
+
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """A vector of twos."""
+        return np.full_like(_as_float(eta), 2.0)
 
     def valideta(self, eta: ArrayLike) -> bool:
         """All ``η`` finite and positive."""
@@ -326,6 +381,12 @@ class InverseLink(Link):
         eta = _as_float(eta)
         with np.errstate(divide="ignore"):
             return -1.0 / (eta * eta)
+
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """``2/η³``."""
+        eta = _as_float(eta)
+        with np.errstate(divide="ignore"):
+            return 2.0 / (eta * eta * eta)
 
     def valideta(self, eta: ArrayLike) -> bool:
         """All ``η`` finite and nonzero."""
@@ -356,6 +417,11 @@ class InverseSquareLink(Link):
         """``−1/(2 η^{3/2})``."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return -1.0 / (2.0 * _as_float(eta) ** 1.5)
+
+    def mu_eta_deriv(self, eta: ArrayLike) -> np.ndarray:
+        """``3/(4 η^{5/2})``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 0.75 / _as_float(eta) ** 2.5
 
     def valideta(self, eta: ArrayLike) -> bool:
         """All ``η`` finite and positive."""

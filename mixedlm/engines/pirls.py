@@ -10,10 +10,30 @@ Each iteration uses the working weights ``w_i = a_i μ'(η_i)² / V(μ_i)`` (``a
 weights — binomial trials) and working response ``z_i = η_i − o_i + (y_i − μ_i)/μ'(η_i)``,
 rebuilds ``A = [Z X z]' W [Z X z]`` (``O(n)``, :class:`CrossProductBuilder`) and solves
 the penalized least-squares problem with the same blocked Cholesky as the linear
-model.  Steps are halved until the penalized deviance decreases.  Iterations
-start from ``u = 0`` or a caller's fixed anchor (``u0`` / ``eta0``), never from the
-previous call unless ``warm_start`` is set, so the objective is a deterministic
-function of its arguments.
+model.  Steps are halved until the penalized deviance decreases.  For a
+non-canonical link the iterations are Newton steps with the observed information
+(:meth:`WorkingEvaluator.newton <mixedlm.engines.working.WorkingEvaluator.newton>`;
+Fisher scoring when the observed penalized Hessian is not positive definite), which converge
+quadratically where Fisher scoring converges only linearly; the final factor is
+then rebuilt at the expected weights.
+
+Stopping rule.  An iteration factors ``L`` at the weights of the current iterate
+and solves for the next; PIRLS stops when that Newton step is at rounding level
+(``‖δ‖∞ ≤ tol_step·(1 + ‖u‖∞)``, default ``1e-12``) and returns the *current*
+iterate together with the factor just computed.  So ``log|L|²`` in the Laplace
+approximation is always taken at the weights of the returned mode: the deviance is
+a smooth function of its parameters, equal to the fully converged value to
+rounding whatever the starting point.  (Stopping one step earlier, with the factor
+from the previous iterate, leaves an error of first order in the last step —
+``log|L|²`` depends on the mode through the weights — which varies from one
+evaluation to the next and ruins finite-difference derivatives.)  Newton's
+quadratic convergence makes the rule cheap for canonical links; when rounding stops
+the steps from shrinking (an ill-conditioned system) PIRLS stops at the noise level.
+
+Starts.  Every solve starts from the caller's point (``u0`` / ``eta0`` / ``beta0``)
+or from ``u = 0``; since the result does not depend on the start beyond rounding,
+callers may pass the modes of a nearby previous evaluation (see
+:class:`mixedlm.engines.glmm.GlmmObjective`).
 
 Like lme4, the factor ``L`` at convergence uses the expected (IRLS) weights, so
 ``log|L|²`` in the Laplace approximation is lme4's.
@@ -110,20 +130,20 @@ class Pirls:
         Reused to rebuild ``A`` with new weights.
     engine : str
         Cholesky engine (``"auto"``, ``"blocked"``, ``"cholmod"``).
-    tol : float
-        Convergence: relative decrease of the penalized deviance below ``tol``.
+    tol_step : float
+        Convergence: the Newton step from the current iterate satisfies
+        ``‖δ‖∞ ≤ tol_step·(1 + ‖x‖∞)`` (``x`` the iterate: ``u``, or ``(u, β)``).
     maxit : int
         Maximum iterations.
-    warm_start : bool
-        Start each solve from the previous call's converged modes instead of
-        ``u = 0`` (fewer iterations; the objective then depends, within the
-        convergence tolerance, on the order of evaluations — still deterministic
-        for a given optimizer run).
     """
+
+    #: Below this relative step size, a step that no longer shrinks (by half or more)
+    #: is taken to be rounding noise of an ill-conditioned system: converged.
+    STALL_STEP = 1e-7
 
     def __init__(self, re: Any, X: np.ndarray, y: np.ndarray, prior_weights: np.ndarray,
                  offset: np.ndarray, family: Any, builder: Any, engine: str = "auto",
-                 tol: float = 1e-10, maxit: int = 100, warm_start: bool = False) -> None:
+                 tol_step: float = 1e-12, maxit: int = 100) -> None:
         self.re = re
         self.X = np.asfortranarray(X, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
@@ -132,12 +152,8 @@ class Pirls:
         self.family = family
         self.builder = builder
         self.engine = engine
-        self.tol = tol
-        self.tol_step = 1e-6
+        self.tol_step = float(tol_step)
         self.maxit = maxit
-        self.warm_start = warm_start
-        self._last_u: np.ndarray | None = None
-        self._last_beta_u: tuple[np.ndarray, np.ndarray] | None = None
         self._neg2_saturated: float | None = None
         from mixedlm.engines.families import Binomial, NegativeBinomial, Poisson
 
@@ -177,20 +193,24 @@ class Pirls:
         self._add_z_lambda_u(eta, u, templates)
         return eta
 
-    def _converged(self, old: float, new: float, step: np.ndarray, x: np.ndarray) -> bool:
-        """Stop when the full Newton step is negligible.
+    def _step_size(self, delta: np.ndarray, x: np.ndarray) -> float:
+        """``‖δ‖∞ / (1 + ‖x‖∞)``: the Newton step relative to the iterate."""
+        if not delta.size:
+            return 0.0
+        return float(np.abs(delta).max()) / (1.0 + float(np.abs(x).max()))
 
-        ``log|L|²`` in the Laplace approximation depends on the mode to *first* order
-        (through the weights), so a small change of the penalized deviance is not
-        enough: with deviances of order 10⁵ a relative change of 1e-10 still allows
-        steps of ~1e-3 in u and errors of ~1e-2 in the approximation.  Require the
-        step itself to be below ``tol_step`` (relative to the size of the iterate),
-        or the deviance to stop changing at all (rounding level).
+    def _converged(self, size: float, previous: float) -> bool:
+        """The step is at rounding level, or has stalled there (see :attr:`STALL_STEP`)."""
+        return size <= self.tol_step or (size <= self.STALL_STEP and size > 0.5 * previous)
+
+    def _flat(self, old: float, new: float, size: float) -> bool:
+        """A large step that changed the penalized deviance only at rounding level: a flat direction.
+
+        Happens under separation (a fixed effect drifting to infinity while the
+        likelihood approaches its supremum).  PIRLS then stops after refactoring at
+        the new iterate, as R's ``glm.fit`` stops on a negligible deviance change.
         """
-        size = 1.0 + (float(np.abs(x).max()) if x.size else 0.0)
-        small_step = (float(np.abs(step).max()) if step.size else 0.0) <= self.tol_step * size
-        small_change = abs(old - new) <= self.tol * (abs(new) + 0.1)
-        return (small_step and small_change) or abs(old - new) <= 1e-15 * (abs(new) + 1.0)
+        return size > self.STALL_STEP and abs(old - new) <= 1e-15 * (abs(new) + 1.0)
 
     def _factor(self, which: str, A: Any) -> Any:
         fac = self._fac_u if which == "u" else self._fac_b
@@ -210,15 +230,12 @@ class Pirls:
     def solve_u(self, theta: np.ndarray, beta: np.ndarray, u0: np.ndarray | None = None) -> PirlsState:
         """Conditional modes ``û(θ, β)`` with β fixed (Laplace / AGQ objective).
 
-        Starts from ``u0`` when given (a fixed anchor keeps the result a function of
-        ``(θ, β)`` only), from the previous call's modes with ``warm_start``, else from 0.
+        Starts from ``u0`` when given, else from 0; the result is the converged mode
+        (to rounding) whatever the start.
         """
         T = self.templates(theta)
         fixed_eta = self.X @ beta + self.offset
-        if self.warm_start and self._last_u is not None:
-            u = self._last_u.copy()
-            eta = self._eta(None, u, T, fixed_eta)
-        elif u0 is not None:
+        if u0 is not None:
             u = np.array(u0, dtype=np.float64)
             eta = self._eta(None, u, T, fixed_eta)
         else:
@@ -228,107 +245,141 @@ class Pirls:
         fac = None
         w = np.empty(0)
         it = 0
+        previous = np.inf
+        flat = False
+        observed = False
         for it in range(1, self.maxit + 1):
-            w = wv.weights
-            A = self.builder.build(self._X0, (eta - fixed_eta) + wv.wres, w, log_weights=False)
+            newton = None if flat else self.working.newton(eta, wv)
+            observed = newton is not None
+            w, wres = newton if observed else (wv.weights, wv.wres)
+            A = self.builder.build(self._X0, (eta - fixed_eta) + wres, w, log_weights=False)
             fac = self._factor("u", A)
-            if not fac.factor(T):
+            ok = fac.factor(T)
+            if not ok and observed:  # observed information not positive definite: Fisher step
+                observed, w, wres = False, wv.weights, wv.wres
+                A = self.builder.build(self._X0, (eta - fixed_eta) + wres, w, log_weights=False)
+                fac = self._factor("u", A)
+                ok = fac.factor(T)
+            if not ok:
                 raise PirlsError("PIRLS failed: the penalized weighted system is not positive definite "
                                  "(working weights may have underflowed); try other starting values")
-            u_new = fac.solve_u(np.zeros(0))
-            step, accepted = 1.0, False
-            delta = u_new - u
+            if flat:
+                break
+            delta = fac.solve_u(np.zeros(0)) - u
+            size = self._step_size(delta, u)
+            if self._converged(size, previous):
+                break  # u is the mode to rounding, and fac is factored at its weights
+            previous = size
             old = wv.dev + float(u @ u)
+            step = 1.0
             for _ in range(30):
                 u_try = u + step * delta
                 eta_try = self._eta(None, u_try, T, fixed_eta)
                 wv_try = self.working(eta_try)
                 pdev_try = wv_try.dev + float(u_try @ u_try)
                 if np.isfinite(pdev_try) and pdev_try <= old + 1e-10 * abs(wv.dev):
-                    accepted = True
                     break
                 step *= 0.5
-            if not accepted:
-                if np.max(np.abs(delta)) < 1e-6 * (1.0 + np.max(np.abs(u))):
-                    break
+            else:
+                if size <= self.STALL_STEP:
+                    break  # no decrease left to find: the mode to the accuracy the system allows
                 raise PirlsError("PIRLS step-halving could not reduce the penalized deviance; the model may "
                                  "be too complex for the data (try nAGQ=0, fewer random effects, or "
                                  "rescaled covariates)")
+            flat = self._flat(old, pdev_try, size)
             u, eta, wv = u_try, eta_try, wv_try
-            if step == 1.0 and self._converged(old, pdev_try, delta, u):
-                break
         else:
             raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
-        self._last_u = u
+        if observed:  # the Laplace factor uses the expected weights (lme4's definition)
+            w = wv.weights
+            A = self.builder.build(self._X0, (eta - fixed_eta) + wv.wres, w, log_weights=False)
+            fac = self._factor("u", A)
+            if not fac.factor(T):
+                raise PirlsError("PIRLS failed: the penalized weighted system is not positive definite "
+                                 "at the mode")
         return self._state(u, beta, eta, wv, w, fac, it)
 
     def solve_beta_u(self, theta: np.ndarray, beta0: np.ndarray | None = None,
-                     eta0: np.ndarray | None = None) -> PirlsState:
+                     eta0: np.ndarray | None = None, u0: np.ndarray | None = None) -> PirlsState:
         """Joint ``(β̂, û)(θ)`` (the ``nAGQ = 0`` objective and the starting GLM fit).
 
-        Starts from ``u = 0`` and ``beta0`` — or, for the very first fit, from
-        the linear predictor ``eta0`` (the family's ``mustart``), accepting the first
-        step without a halving test, as R's ``glm.fit``.
+        Starts from ``beta0`` (and ``u0``, else ``u = 0``) — or, without ``beta0``,
+        from the linear predictor ``eta0`` (default: the family's ``mustart``),
+        accepting the first step without a halving test, as R's ``glm.fit``.
         """
         T = self.templates(theta)
-        u = np.zeros(self.q)
-        if beta0 is not None and self.warm_start and self._last_beta_u is not None:
-            beta, u = (v.copy() for v in self._last_beta_u)
-            eta = self._eta(beta, u, T)
-            first_free = False
-        elif beta0 is not None:
+        u = np.zeros(self.q) if u0 is None else np.array(u0, dtype=np.float64)
+        if beta0 is not None:
             beta = np.asarray(beta0, dtype=np.float64).copy()
-            eta = self.X @ beta + self.offset
+            eta = self._eta(beta, u, T)
             first_free = False
         else:
             if eta0 is None:
                 eta0 = self.family.link.linkfun(self.family.mustart(self.y, self.a))
             eta = np.asarray(eta0, dtype=np.float64).copy()
             beta = np.zeros(self.p)
+            u = np.zeros(self.q)
             first_free = True
         wv = self.working(eta)
         pdev = wv.dev + float(u @ u)
         fac = None
         w = np.empty(0)
         it = 0
+        previous = np.inf
+        flat = False
+        observed = False
         for it in range(1, self.maxit + 1):
-            w = wv.weights
-            A = self.builder.build(self.X, eta - self.offset + wv.wres, w, log_weights=False)
+            newton = None if flat else self.working.newton(eta, wv)
+            observed = newton is not None
+            w, wres = newton if observed else (wv.weights, wv.wres)
+            A = self.builder.build(self.X, eta - self.offset + wres, w, log_weights=False)
             fac = self._factor("b", A)
-            if not fac.factor(T):
+            ok = fac.factor(T)
+            if not ok and observed:  # observed information not positive definite: Fisher step
+                observed, w, wres = False, wv.weights, wv.wres
+                A = self.builder.build(self.X, eta - self.offset + wres, w, log_weights=False)
+                fac = self._factor("b", A)
+                ok = fac.factor(T)
+            if not ok:
                 raise PirlsError("PIRLS failed: X'WX is not positive definite at the working weights; "
                                  "check for separation or collinear fixed effects")
+            if flat:
+                break
             LXX = fac.fixed_factor()
             RX = np.asfortranarray(np.tril(LXX[:self.p, :self.p]))
             beta_new = lapack.dtrtrs(RX, LXX[self.p, :self.p].copy(), lower=1, trans=1)[0] if self.p else beta
             u_new = fac.solve_u(beta_new)
             db, du = beta_new - beta, u_new - u
-            step, accepted = 1.0, False
+            size = self._step_size(np.concatenate([du, db]), np.concatenate([u, beta]))
+            if not first_free and self._converged(size, previous):
+                break
+            previous = size
+            step = 1.0
             for _ in range(30):
                 b_try, u_try = beta + step * db, u + step * du
                 eta_try = self._eta(b_try, u_try, T)
                 wv_try = self.working(eta_try)
                 pdev_try = wv_try.dev + float(u_try @ u_try)
                 if np.isfinite(pdev_try) and (first_free or pdev_try <= pdev + 1e-10 * abs(pdev)):
-                    accepted = True
                     break
                 step *= 0.5
-            if not accepted:
-                if max(np.max(np.abs(du), initial=0.0), np.max(np.abs(db), initial=0.0)) < 1e-6:
+            else:
+                if size <= self.STALL_STEP:
                     break
                 raise PirlsError("PIRLS step-halving could not reduce the penalized deviance; the model may "
                                  "be too complex for the data or the fixed effects separate the response "
                                  "(try removing the offending covariate)")
-            old = pdev
+            flat = not first_free and self._flat(pdev, pdev_try, size)
             beta, u, eta, wv, pdev = b_try, u_try, eta_try, wv_try, pdev_try
-            if not first_free and step == 1.0 and self._converged(old, pdev, np.concatenate([du, db]),
-                                                                  np.concatenate([u, beta])):
-                break
             first_free = False
         else:
             raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
-        if beta0 is not None:
-            self._last_beta_u = (beta, u)
+        if observed:  # the Laplace factor and R_X use the expected weights (lme4's definition)
+            w = wv.weights
+            A = self.builder.build(self.X, eta - self.offset + wv.wres, w, log_weights=False)
+            fac = self._factor("b", A)
+            if not fac.factor(T):
+                raise PirlsError("PIRLS failed: X'WX is not positive definite at the mode")
         return self._state(u, beta, eta, wv, w, fac, it)
 
     def _state(self, u: np.ndarray, beta: np.ndarray, eta: np.ndarray, wv: WorkingValues, w: np.ndarray,

@@ -202,3 +202,31 @@ class WorkingEvaluator:
         dev = float(np.sum(fam.dev_resids(self.y, mu, self.a)))
         w = self.a * mu_eta * mu_eta / fam.variance(mu)
         return WorkingValues(mu=mu, weights=w, wres=(self.y - mu) / mu_eta, dev=dev)
+
+    def newton(self, eta: np.ndarray, wv: WorkingValues) -> tuple[np.ndarray, np.ndarray] | None:
+        """Observed-information weights and working residuals at ``η``, or None.
+
+        Newton's method on the penalized deviance uses ``∂²d_i/∂η² = 2 w_obs,i``,
+
+            w_obs = w − a (y − μ)(μ'' V − μ'² V') / V²,
+
+        with the working residual ``r = a (y − μ) μ' / (V w_obs)`` (both reduce to the
+        IRLS values for a canonical link, where observed and expected information
+        agree).  Some ``w_obs`` may be negative (the log-likelihood is not concave in
+        every ``η_i``); the penalized Hessian ``Λ'Z'W_obs ZΛ + I`` can still be positive
+        definite, and the caller falls back to a Fisher-scoring step when its
+        factorization fails.  Returns None for a canonical link, or when some
+        ``w_obs`` is (numerically) zero.
+        """
+        fam = self.family
+        if self.kind is not None or fam.canonical:
+            return None
+        mu = wv.mu
+        mu_eta = fam.link.mu_eta(eta)
+        V = fam.variance(mu)
+        resid = self.a * (self.y - mu)
+        w_obs = wv.weights - resid * (fam.link.mu_eta_deriv(eta) * V - mu_eta * mu_eta * fam.variance_deriv(mu)) / (V * V)
+        if not np.all(np.isfinite(w_obs)) or not np.all(np.abs(w_obs) > 1e-12 * wv.weights):
+            return None
+        return w_obs, resid * mu_eta / (V * w_obs)
+

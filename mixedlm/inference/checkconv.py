@@ -1,8 +1,9 @@
-"""Convergence checks at the optimum (lme4's ``checkConv``), from the objective's derivatives.
+"""Convergence and accuracy checks at the optimum (lme4's ``checkConv``, and more).
 
-For a GLMM the gradient and Hessian of the stage-2 deviance over (θ, β) come from
-the fit (central differences, lme4's ``deriv12``); for an LMM they are computed
-here on the profiled criterion over θ, which has only a few parameters.  Checks:
+For a GLMM the gradient and Hessian of the final stage's deviance (over (θ, β),
+or θ for ``nAGQ = 0``) are Richardson-extrapolated central differences with an
+error estimate (:func:`mixedlm.optim.derivatives.richardson_hessian`); for an LMM
+they are central differences of the profiled criterion over θ.  Checks:
 
 * scaled gradient ``H⁻¹ g`` (the Newton step still to take): its largest absolute
   component must be below ``tol_grad`` (lme4: 0.002); the message names the
@@ -14,6 +15,11 @@ here on the profiled criterion over θ, which has only a few parameters.  Checks
   descent direction as a negative eigenvalue.
 * Hessian eigenvalues (interior parameters): a negative one means a saddle or
   maximum; a huge ratio of largest to smallest means a nearly unidentifiable model.
+* GLMMs: the estimated error of the standard errors implied by the Hessian's
+  error (reported above ``tol_se`` relative, naming the coefficient), the scaled
+  gradient left by the Newton polish (:mod:`mixedlm.optim.polish`), and for
+  ``nAGQ > 1`` the quadrature error at the optimum (reported above the fit's
+  ``GlmerControl(agq_warn)``).
 * singular fit (a variance at zero).
 """
 
@@ -24,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from mixedlm.optim.derivatives import deriv12
+from mixedlm.optim.derivatives import deriv12, richardson_hessian
+from mixedlm.results.glmer_result import HESSIAN_STEP
 
 
 @dataclass
@@ -47,6 +54,16 @@ class ConvergenceCheck:
         Parameter names (θ in lme4's names, then fixed effects for GLMMs).
     singular : bool
         Whether the fit is singular.
+    se_error : numpy.ndarray or None
+        GLMMs with a Hessian: estimated relative error of each fixed effect's
+        standard error, from the Hessian's error estimate.
+    polish_scaled_gradient : float
+        Scaled gradient ``max_i |(H⁻¹g)_i| / se_i`` after the Newton polish (NaN when
+        no polish ran, e.g. for an LMM).
+    quadrature_error : float or None
+        ``nAGQ > 1``: ``|logLik − logLik_richer|`` at the optimum (log-likelihood units).
+    quadrature_points : (int, int) or None
+        The fit's rule and the richer rule (points per dimension).
     """
 
     ok: bool
@@ -56,6 +73,10 @@ class ConvergenceCheck:
     hessian_eigenvalues: np.ndarray = field(default_factory=lambda: np.zeros(0))
     names: list[str] = field(default_factory=list)
     singular: bool = False
+    se_error: np.ndarray | None = None
+    polish_scaled_gradient: float = float("nan")
+    quadrature_error: float | None = None
+    quadrature_points: tuple[int, int] | None = None
 
     def __str__(self) -> str:
         if not self.messages:
@@ -63,7 +84,8 @@ class ConvergenceCheck:
         return "\n".join(self.messages)
 
 
-def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) -> ConvergenceCheck:
+def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6,
+              tol_se: float = 1e-3) -> ConvergenceCheck:
     """Check the optimum of a fitted model (see module docstring for the tests made).
 
     Parameters
@@ -73,6 +95,8 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) ->
         Largest acceptable scaled-gradient component (lme4's ``check.conv.grad`` tol 0.002).
     tol_eigen_ratio : float
         Largest acceptable ratio of Hessian eigenvalues.
+    tol_se : float
+        GLMMs: largest acceptable estimated relative error of a standard error.
 
     Returns
     -------
@@ -85,15 +109,16 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) ->
         if fit.opt is None:  # nAGQ = 0: optimum over θ only
             f = fit.objective.deviance_theta
             x = fit.theta
-            g, H = deriv12(f, x)
+            est = richardson_hessian(f, x, HESSIAN_STEP * fit.parameter_scale())
+            g, H = est.gradient, est.hessian
             names = list(re.theta_names)
         else:
             f = fit.objective.deviance
             x = fit._par
-            if fit.derivs is None:
-                g, H = fit.objective.hessian(x)
-            else:
-                g, H = fit.derivs["gradient"], fit.derivs["Hessian"]
+            est = fit.hessian_estimate
+            if est is None:  # calc_derivs=False
+                est = richardson_hessian(f, x, HESSIAN_STEP * fit.parameter_scale())
+            g, H = est.gradient, est.hessian
         lower = np.concatenate([lower, np.full(len(names) - len(lower), -np.inf)])[:len(names)]
         opt = fit.opt or fit.opt_stage1
     else:
@@ -150,8 +175,46 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6) ->
                 ok = False
                 messages.append(f"Model is nearly unidentifiable: large eigenvalue ratio {ratio:.3g}; "
                                 "rescale covariates or simplify the model")
+    extra: dict[str, Any] = {}
+    if hasattr(fit, "derivs"):
+        ok = _glmm_accuracy(fit, tol_se, messages, extra) and ok
     if singular:
         messages.append("boundary (singular) fit: a variance is estimated as 0 (or a correlation as ±1); "
                         "consider simplifying the random effects (see isSingular)")
     return ConvergenceCheck(ok=ok, messages=messages, gradient=np.asarray(g), scaled_gradient=scaled,
-                            hessian_eigenvalues=eig, names=names, singular=singular)
+                            hessian_eigenvalues=eig, names=names, singular=singular, **extra)
+
+
+def _glmm_accuracy(fit: Any, tol_se: float, messages: list[str], extra: dict[str, Any]) -> bool:
+    """The GLMM accuracy checks (standard errors, polish, quadrature); True when all pass."""
+    ok = True
+    se_err = fit.se_error()
+    if se_err is not None:
+        extra["se_error"] = se_err.to_numpy()
+        worst = se_err.idxmax() if len(se_err) else None
+        if worst is not None and se_err[worst] > tol_se:
+            ok = False
+            messages.append(f"standard errors may be inaccurate: the Hessian's estimated error allows a "
+                            f"relative error of {se_err[worst]:.2g} in SE({worst}) (tol = {tol_se}); the "
+                            "deviance is not smooth enough near the optimum — check the fit (allFit) or use "
+                            "vcov(use_hessian=False) or a parametric bootstrap")
+    opt = fit.opt if fit.opt is not None else fit.opt_stage1
+    pol = getattr(opt, "polish", None) or {}
+    if pol:
+        sg = float(pol.get("scaled_gradient", np.nan))
+        extra["polish_scaled_gradient"] = sg
+        if not pol.get("converged", False):
+            messages.append(f"the Newton polish after the optimizer did not reach its target: {pol.get('message')}; "
+                            "the estimates are those of the optimizer — refit from them (start=...) or try "
+                            "other optimizers (allFit)")
+            ok = ok and not (np.isfinite(sg) and sg > 1e-3)
+    qc = getattr(fit, "quadrature", None)
+    if qc is not None:
+        extra["quadrature_error"] = qc.error
+        extra["quadrature_points"] = (qc.nAGQ, qc.nAGQ_check)
+        if qc.error > fit.control.agq_warn:
+            ok = False
+            messages.append(f"quadrature error: the log-likelihood changes by {qc.error:.3g} when the rule is "
+                            f"refined from nAGQ={qc.nAGQ} to {qc.nAGQ_check} points; use more points or "
+                            "nAGQ='auto'")
+    return ok

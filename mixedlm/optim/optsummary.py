@@ -39,6 +39,12 @@ class OptSummary:
         Every evaluation: parameters and objective.
     elapsed : float
         Wall seconds spent in the optimizer.
+    polish : dict
+        The Newton polish after the optimizer (:func:`mixedlm.optim.polish.newton_polish`):
+        ``scaled_gradient_start``, ``scaled_gradient``, ``iterations``, ``evaluations``,
+        ``converged``, ``message`` and the parameter ``scale`` (standard errors implied by
+        its Hessian); empty when no polish ran.  ``final``/``fmin`` are the polished values
+        and ``feval`` includes the polish's evaluations.
     """
 
     optimizer: str
@@ -54,6 +60,7 @@ class OptSummary:
     converged: bool = False
     log: list[tuple[list[float], float]] = field(default_factory=list)
     elapsed: float = 0.0
+    polish: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialize (infinite bounds become strings, as JSON has no infinity)."""

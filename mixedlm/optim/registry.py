@@ -20,8 +20,8 @@ from mixedlm.optim.optsummary import OptSummary
 
 Objective = Callable[[np.ndarray], float]
 
-NLOPT_DEFAULTS: dict[str, float] = {"ftol_abs": 1e-8, "xtol_abs": 1e-8, "xtol_rel": 1e-4,
-                                    "ftol_rel": 0.0, "maxfun": 100_000}
+NLOPT_DEFAULTS: dict[str, Any] = {"ftol_abs": 1e-8, "xtol_abs": 1e-8, "xtol_rel": 1e-4,
+                                  "ftol_rel": 0.0, "maxfun": 100_000, "initial_step": None}
 
 _NLOPT_ALGORITHMS = {
     "bobyqa": "LN_BOBYQA",
@@ -95,7 +95,7 @@ def minimize(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np.ndarra
     keep_log : bool
         Record every evaluation in ``OptSummary.log``.
     **settings
-        ``maxfun``, ``ftol_abs``, ``xtol_abs``, ``xtol_rel``, ``ftol_rel`` (NLopt);
+        ``maxfun``, ``ftol_abs``, ``xtol_abs``, ``xtol_rel``, ``ftol_rel``, ``initial_step`` (NLopt);
         ``maxfun`` and ``options`` (SciPy).
 
     Returns
@@ -122,6 +122,8 @@ def _minimize_nlopt(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
     if unknown:
         raise ValueError(f"unknown settings for {name}: {sorted(unknown)}; known: {sorted(cfg)}")
     cfg.update(settings)
+    if cfg["initial_step"] is not None:
+        cfg["initial_step"] = [float(v) for v in np.asarray(cfg["initial_step"], dtype=np.float64).ravel()]
     n = x0.shape[0]
     logged = _Logged(fun, keep_log)
     summary = OptSummary(optimizer=name, initial=x0.tolist(), lower=lower.tolist(),
@@ -145,6 +147,11 @@ def _minimize_nlopt(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
     opt.set_xtol_rel(cfg["xtol_rel"])
     opt.set_ftol_rel(cfg["ftol_rel"])
     opt.set_maxeval(int(cfg["maxfun"]))
+    if cfg["initial_step"] is not None:
+        # NLopt sizes the first trust region (BOBYQA's rhobeg) from it and rescales the
+        # variables by it, so a step of ~one standard error per parameter makes the problem
+        # well scaled
+        opt.set_initial_step(np.asarray(cfg["initial_step"], dtype=np.float64))
     try:
         x = opt.optimize(x0)
         code = int(opt.last_optimize_result())

@@ -64,10 +64,20 @@ class MixedModelFit:
         """Fixed-effects estimates named as lme4 names them."""
         return pd.Series(self._beta, index=self.setup.fe.names, name="Estimate")
 
-    def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed-effects estimates."""
+    def vcov(self, use_hessian: bool | None = None) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effects estimates.
+
+        Parameters
+        ----------
+        use_hessian : bool, optional
+            GLMMs only (lme4's ``vcov(fit, use.hessian = )``): True — from the Hessian
+            of the deviance over ``(θ, β)``, ``[2 H⁻¹]_ββ`` (the default whenever it is
+            available, i.e. ``nAGQ ≥ 1``); False — ``(R_XᵀR_X)⁻¹`` from the penalized
+            system at the estimates, which treats θ as known and is usually slightly
+            smaller.  For a linear mixed model both are ``σ² (R_XᵀR_X)⁻¹``.
+        """
         names = self.setup.fe.names
-        return pd.DataFrame(self._vcov_beta(), index=names, columns=names)
+        return pd.DataFrame(self._vcov_beta(use_hessian), index=names, columns=names)
 
     def AIC(self) -> float:
         """Akaike information criterion ``−2 logLik + 2 df`` (REML log-likelihood for REML fits)."""
@@ -82,7 +92,7 @@ class MixedModelFit:
         """Residual degrees of freedom, ``n − (number of parameters)``, as lme4."""
         return self.nobs - self._df()
 
-    def _vcov_beta(self) -> np.ndarray:  # pragma: no cover - abstract
+    def _vcov_beta(self, use_hessian: bool | None = None) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _cond_var_terms(self) -> list[np.ndarray]:  # pragma: no cover - abstract

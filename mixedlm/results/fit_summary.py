@@ -120,6 +120,24 @@ def glmer_summary(fit: Any) -> FitSummary:
         AIC=fit.AIC(), BIC=fit.BIC(), logLik=fit.logLik(), deviance=-2.0 * fit.logLik(),
         df_resid=fit.df_residual, scaled_residuals=resid, varcorr=fit.VarCorr(), nobs=fit.nobs,
         ngrps=fit.ngrps(), coef=coef, vcov_corr=corr, messages=fit_messages(fit, fit.opt or fit.opt_stage1),
-        nb_theta=nb_theta,
+        nb_theta=nb_theta, accuracy=accuracy_line(fit),
     )
     return FitSummary(data)
+
+
+def accuracy_line(fit: Any) -> str | None:
+    """``Accuracy: scaled gradient … after Newton polish; quadrature error … (nAGQ = k vs k')``.
+
+    The scaled gradient is the remaining Newton step in standard errors
+    (:mod:`mixedlm.optim.polish`); the quadrature error is ``|logLik − logLik'|`` at
+    the optimum with a richer rule (``nAGQ > 1`` only).  None when neither is known.
+    """
+    opt = fit.opt if fit.opt is not None else fit.opt_stage1
+    pol = getattr(opt, "polish", None) or {}
+    parts = []
+    if pol:
+        parts.append(f"scaled gradient {float(pol['scaled_gradient']):.2g} after Newton polish")
+    qc = getattr(fit, "quadrature", None)
+    if qc is not None:
+        parts.append(f"quadrature error {qc.error:.2g} in logLik (nAGQ = {qc.nAGQ} vs {qc.nAGQ_check})")
+    return "Accuracy: " + "; ".join(parts) if parts else None

@@ -11,9 +11,14 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import lapack
 
-from mixedlm.engines.glmm import lme4_agq_constant
+from mixedlm.engines.glmm import lme4_agq_constant, quadrature_check, theta_scale
 from mixedlm.errors import ConvergenceWarning, MixedLMError
+from mixedlm.optim.derivatives import HessianEstimate, richardson_hessian
 from mixedlm.results.base import MixedModelFit
+
+
+#: Finite-difference step of :attr:`GlmerFit.hessian_estimate`, in standard errors per parameter.
+HESSIAN_STEP = 5e-3
 
 
 class GlmerFit(MixedModelFit):
@@ -48,6 +53,12 @@ class GlmerFit(MixedModelFit):
             self._theta, self._beta = objective.split(self._par)
             self._state = objective.state(self._par)
             self._objective_value = objective.value_at(self._par, self._state)
+        #: :class:`~mixedlm.engines.glmm.QuadratureCheck` of an ``nAGQ > 1`` fit (None otherwise):
+        #: the log-likelihood at the optimum under a richer rule, and the difference.
+        self.quadrature = (quadrature_check(objective, self._par, self._objective_value)
+                           if self.nAGQ > 1 else None)
+        #: ``nAGQ="auto"``: ``(points, quadrature error, −2 logLik)`` of every rule tried (set by ``glmer``).
+        self.agq_history: list[tuple[int, float, float]] = []
         self._b = []
         off = 0
         for t in setup.re.terms:
@@ -56,17 +67,75 @@ class GlmerFit(MixedModelFit):
             off += t.q
 
     @cached_property
-    def derivs(self) -> dict[str, np.ndarray] | None:
-        """Finite-difference gradient and Hessian of the deviance over (θ, β) at the optimum.
+    def hessian_estimate(self) -> HessianEstimate | None:
+        """Gradient and Hessian of the deviance over (θ, β) at the optimum, with error estimates.
 
-        lme4's ``optinfo$derivs`` (its ``deriv12``). Computed on first use — by
-        :meth:`vcov`, :meth:`summary` or :func:`mixedlm.checkConv` — rather than in
-        every fit; None for ``nAGQ = 0`` fits or with ``GlmerControl(calc_derivs=False)``.
+        Richardson extrapolation of central differences at steps ``2h`` and ``h``
+        (:func:`mixedlm.optim.derivatives.richardson_hessian`), ``h`` =
+        :data:`HESSIAN_STEP` standard errors per parameter (the standard errors
+        implied by the polish's Hessian, else the provisional scales).  Computed on
+        first use — by :meth:`vcov`, :meth:`summary` or :func:`mixedlm.checkConv` —
+        not in every fit: ``2 (1 + 2P + P(P−1)) − 1`` deviance evaluations for ``P``
+        parameters.  None for ``nAGQ = 0`` fits or with
+        ``GlmerControl(calc_derivs=False)``.
         """
         if self.opt is None or not self.control.calc_derivs:
             return None
-        grad, H = self.objective.hessian(self._par)
-        return {"gradient": grad, "Hessian": H}
+        return richardson_hessian(self.objective.deviance, self._par, HESSIAN_STEP * self.parameter_scale(),
+                                  f0=self._objective_value)
+
+    def parameter_scale(self) -> np.ndarray:
+        """Approximate standard errors of (θ, β) (of θ for ``nAGQ = 0``): finite-difference step units.
+
+        From the polish's Hessian when the polish ran, else a provisional scale
+        (:func:`~mixedlm.engines.glmm.theta_scale`, and ``R_X`` for β).
+        """
+        opt = self.opt if self.opt is not None else self.opt_stage1
+        scale = opt.polish.get("scale") if opt is not None else None
+        if scale is not None:
+            return np.asarray(scale, dtype=np.float64)
+        th = theta_scale(self._theta)
+        if self.opt is None:
+            return th
+        return np.concatenate([th, np.sqrt(np.diag(self._vcov_rx))])
+
+    @property
+    def derivs(self) -> dict[str, np.ndarray] | None:
+        """lme4's ``optinfo$derivs``: ``{"gradient", "Hessian"}`` at the optimum (see :attr:`hessian_estimate`).
+
+        Also ``"gradient_error"`` and ``"Hessian_error"``, the estimated absolute
+        errors of each entry.
+        """
+        est = self.hessian_estimate
+        if est is None:
+            return None
+        return {"gradient": est.gradient, "Hessian": est.hessian, "gradient_error": est.gradient_error,
+                "Hessian_error": est.hessian_error}
+
+    def se_error(self) -> pd.Series | None:
+        """Estimated relative error of each fixed effect's standard error from the Hessian's error.
+
+        With ``V = 2 H⁻¹`` and entrywise Hessian errors ``|δH| ≤ E``, first-order
+        perturbation gives ``|δV_ii| ≤ 2 (|H⁻¹| E |H⁻¹|)_ii``, so the standard error
+        ``√V_ii`` is off by at most ``(|H⁻¹| E |H⁻¹|)_ii / (H⁻¹)_ii`` relative.  None
+        when no Hessian is used (``nAGQ = 0``, ``calc_derivs=False``) or it is not
+        positive definite.
+        """
+        est = self.hessian_estimate
+        if est is None or not self._hessian_pd:
+            return None
+        Hinv = np.linalg.inv(est.hessian)
+        bound = np.diag(np.abs(Hinv) @ est.hessian_error @ np.abs(Hinv)) / np.diag(Hinv)
+        nt = self.setup.re.n_theta
+        return pd.Series(bound[nt:], index=self.setup.fe.names, name="relative SE error")
+
+    @cached_property
+    def _hessian_pd(self) -> bool:
+        est = self.hessian_estimate
+        if est is None:
+            return False
+        ev = np.linalg.eigvalsh(est.hessian)
+        return bool(np.all(np.isfinite(ev)) and ev.min() > 0)
 
     # ------------------------------------------------------------ facts
     @property
@@ -122,29 +191,33 @@ class GlmerFit(MixedModelFit):
         RXinv = lapack.dtrtri(RX, lower=1)[0]
         return RXinv.T @ RXinv
 
-    def _vcov_beta(self) -> np.ndarray:
-        """Covariance of β̂ (computed once; see :attr:`_vcov_hessian_or_rx`)."""
-        return self._vcov_hessian_or_rx
-
-    @cached_property
-    def _vcov_hessian_or_rx(self) -> np.ndarray:
+    def _vcov_beta(self, use_hessian: bool | None = None) -> np.ndarray:
         """Covariance of β̂, as lme4's ``vcov``.
 
-        With ``nAGQ ≥ 1`` and derivatives computed, lme4 (``use.hessian = TRUE``) uses
-        the finite-difference Hessian ``H`` of the deviance over ``(θ, β)``:
-        ``Var(β̂) = [2 H⁻¹]_ββ``.  Otherwise (``nAGQ = 0``, or a Hessian that is not
-        positive definite — with a warning) ``(R_XᵀR_X)⁻¹`` from the final PIRLS system.
+        With ``nAGQ ≥ 1`` and derivatives computed (``use_hessian`` None or True),
+        lme4's ``use.hessian = TRUE``: from the Hessian ``H`` of the deviance over
+        ``(θ, β)`` (:attr:`hessian_estimate`), ``Var(β̂) = [2 H⁻¹]_ββ``.  Otherwise —
+        ``use_hessian=False``, ``nAGQ = 0``, or a Hessian that is not positive definite
+        (with a warning) — ``(R_XᵀR_X)⁻¹`` from the final PIRLS system.
         """
-        if self.derivs is not None:
-            H = self.derivs["Hessian"]
-            ev = np.linalg.eigvalsh(H)
-            if np.all(np.isfinite(ev)) and ev.min() > 0:
-                V = 2.0 * np.linalg.inv(H)
-                nt = self.setup.re.n_theta
-                return V[nt:, nt:]
-            warnings.warn("the Hessian of the deviance is not positive definite at the estimates; standard "
-                          "errors use the conditional (R_X) covariance instead — check convergence",
-                          ConvergenceWarning, stacklevel=3)
+        if use_hessian is False:
+            return self._vcov_rx
+        if self.hessian_estimate is None:
+            if use_hessian:
+                raise MixedLMError("no Hessian for this fit (nAGQ=0 or GlmerControl(calc_derivs=False)); "
+                                   "use vcov(use_hessian=False)")
+            return self._vcov_rx
+        return self._vcov_hessian
+
+    @cached_property
+    def _vcov_hessian(self) -> np.ndarray:
+        if self._hessian_pd:
+            V = 2.0 * np.linalg.inv(self.hessian_estimate.hessian)
+            nt = self.setup.re.n_theta
+            return V[nt:, nt:]
+        warnings.warn("the Hessian of the deviance is not positive definite at the estimates; standard "
+                      "errors use the conditional (R_X) covariance instead — check convergence",
+                      ConvergenceWarning, stacklevel=4)
         return self._vcov_rx
 
     def _cond_var_terms(self) -> list[np.ndarray]:

@@ -53,8 +53,8 @@ class LmerFit(MixedModelFit):
         """Residual standard deviation."""
         return float(self._sol.sigma)
 
-    def _vcov_beta(self) -> np.ndarray:
-        """``σ² (R_XᵀR_X)⁻¹``."""
+    def _vcov_beta(self, use_hessian: bool | None = None) -> np.ndarray:
+        """``σ² (R_XᵀR_X)⁻¹`` (exact for a linear mixed model; ``use_hessian`` has no effect)."""
         return self._sol.vcov_beta
 
     def _joint_factor(self) -> Any:

@@ -108,6 +108,9 @@ class SummaryData:
         lme4's ``lme4.summary.cor.max`` option (12).
     subset_name : str or None
         Printed as ``" Subset: ..."``.
+    accuracy : str or None
+        mixedlm's accuracy line (not in lme4): the scaled gradient after the Newton
+        polish and, for ``nAGQ > 1``, the quadrature error; printed last.
     """
 
     kind: str
@@ -140,6 +143,7 @@ class SummaryData:
     correlation: bool | None = None
     cor_max: int = COR_MAX
     subset_name: str | None = None
+    accuracy: str | None = None
 
 
 def method_title(kind: str, reml: bool = False, nAGQ: int = 1) -> str:
@@ -358,4 +362,6 @@ def format_summary(d: SummaryData, digits: int | None = None, width: int = 80, s
         out.append("".join(m + "\n" for m in d.fit_msgs))
     if d.messages:
         out.append("\n".join(d.messages) + "\n\n")
+    if d.accuracy:
+        out.append(("" if d.messages else "\n") + d.accuracy + "\n")
     return "".join(out)
