@@ -109,13 +109,15 @@ class GlmerControl(LmerControl):
         evaluations).
     nAGQ0initStep : bool
         Run stage 1 to get starting values for stage 2 (lme4's default True).
-    xtol_rel : float
-        NLopt relative parameter tolerance of stage 2 (tighter than for ``lmer``: the
-        GLMM deviance is flatter in β).
+    ftol_abs, xtol_rel : float
+        NLopt tolerances of the optimizer (stage 2, and ``ftol_abs`` for stage 1):
+        looser than lme4's (1e-5 and 1e-3) because the Newton polish (``polish_tol``)
+        takes the optimizer's point to the optimum — BOBYQA's last iterations, which
+        only shrink its trust region, are left out.  With ``polish_tol=None`` use
+        ``ftol_abs=1e-8, xtol_rel=1e-6``.
     xtol_rel_stage1 : float
-        The same for stage 1 (θ only, β inside PIRLS): lme4's nloptwrap value 1e-4,
-        which moves the ``nAGQ = 0`` log-likelihood by ~1e-7 against 1e-6 and saves
-        about a sixth of the evaluations.
+        The same for stage 1 (θ only, β inside PIRLS; 1e-3): its optimum is only the
+        start of stage 2, and the polished optimum of ``nAGQ = 0`` fits.
     pirls_tol : float
         PIRLS convergence: the Newton step from the current iterate is below
         ``pirls_tol`` relative to the iterate (default 1e-12, i.e. near rounding level,
@@ -152,8 +154,9 @@ class GlmerControl(LmerControl):
 
     optimizer: Any = "bobyqa"
     nAGQ0initStep: bool = True
-    xtol_rel: float = 1e-6
-    xtol_rel_stage1: float = 1e-4
+    ftol_abs: float = 1e-5
+    xtol_rel: float = 1e-3
+    xtol_rel_stage1: float = 1e-3
     pirls_tol: float = 1e-12
     pirls_maxit: int = 100
     pirls_warm_start: bool = True

@@ -200,23 +200,44 @@ def _warn_unconverged(opt: OptSummary, stage: str) -> None:
 
 
 def polish_optimum(fun: Any, opt: OptSummary, lower: np.ndarray, scale: np.ndarray,
-                   control: GlmerControl) -> None:
+                   control: GlmerControl, optimizer: str = "bobyqa") -> None:
     """Newton-polish ``opt``'s optimum in place (:func:`mixedlm.optim.polish.newton_polish`).
 
     ``opt.final``, ``opt.fmin`` and ``opt.feval`` are updated and ``opt.polish``
     records the scaled gradient before and after, and the standard errors implied
     by the polish's Hessian (``scale``), which later derivative computations use
-    as step sizes.
+    as step sizes.  When the polish fails (a Hessian that is not positive definite,
+    no decrease, too many steps) the optimizer is rerun from the best point with
+    tight tolerances (:data:`TIGHT_NLOPT`) and polished once more.
     """
     if control.polish_tol is None or not np.isfinite(opt.fmin):
         return
     res = newton_polish(fun, np.array(opt.final), opt.fmin, lower, scale, tol=control.polish_tol)
+    evals = res.evaluations
+    rerun = False
+    if not res.converged:
+        settings = {k: v for k, v in control.settings_for(optimizer).items() if k != "initial_step"}
+        if "ftol_abs" in settings:
+            settings.update(TIGHT_NLOPT)
+        again = minimize(fun, res.x, lower, optimizer=optimizer, keep_log=False, **settings)
+        evals += again.feval
+        if again.fmin <= res.fmin:
+            res2 = newton_polish(fun, np.array(again.final), again.fmin, lower, scale, tol=control.polish_tol)
+            evals += res2.evaluations
+            if res2.fmin <= res.fmin:
+                res, rerun = res2, True
     opt.final = res.x.tolist()
     opt.fmin = float(res.fmin)
-    opt.feval += res.evaluations
+    opt.feval += evals
     info = res.as_dict()
+    info["evaluations"] = evals
+    info["rerun"] = rerun
     info["scale"] = np.where(np.isfinite(res.se), res.se, scale).tolist()
     opt.polish = info
+
+
+#: Optimizer tolerances of the rerun after a failed polish.
+TIGHT_NLOPT = {"ftol_abs": 1e-10, "xtol_rel": 1e-8}
 
 
 def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerControl | None = None,
@@ -249,7 +270,7 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
                         keep_log=control.keep_log, **settings)
         _warn_unconverged(opt1, "nAGQ=0 stage")
         if objective.nAGQ == 0:
-            polish_optimum(objective.deviance_theta, opt1, re.lower, theta_scale(opt1.final), control)
+            polish_optimum(objective.deviance_theta, opt1, re.lower, theta_scale(opt1.final), control, name)
         theta_start = np.array(opt1.final)
         st1 = objective.state_theta(theta_start)
         if beta0 is None:
@@ -274,7 +295,7 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
     opt2 = minimize(objective.deviance, par0, lower, optimizer=name, keep_log=control.keep_log, **settings)
     check_boundary(objective.deviance, opt2, lower, control.boundary_tol)
     _warn_unconverged(opt2, "Laplace/AGQ stage" if objective.nAGQ else "")
-    polish_optimum(objective.deviance, opt2, lower, scale, control)
+    polish_optimum(objective.deviance, opt2, lower, scale, control, name)
     return opt1, opt2
 
 
