@@ -120,7 +120,7 @@ class GlmerControl(LmerControl):
         start of stage 2, and the polished optimum of ``nAGQ = 0`` fits.
     pirls_tol : float
         PIRLS convergence: the Newton step from the current iterate is below
-        ``pirls_tol`` relative to the iterate (default 1e-12, i.e. near rounding level,
+        ``pirls_tol`` relative to the iterate (default 1e-13, i.e. near rounding level,
         so the deviance is a smooth function of the parameters and finite-difference
         derivatives of it are accurate; see :mod:`mixedlm.engines.pirls`).
     pirls_maxit : int
@@ -157,7 +157,7 @@ class GlmerControl(LmerControl):
     ftol_abs: float = 1e-5
     xtol_rel: float = 1e-3
     xtol_rel_stage1: float = 1e-3
-    pirls_tol: float = 1e-12
+    pirls_tol: float = 1e-13
     pirls_maxit: int = 100
     pirls_warm_start: bool = True
     calc_derivs: bool = True

@@ -1,17 +1,19 @@
 """Golden-master tests: ``mlm.glmer`` against lme4 1.1-31 on G01–G04 (and glmmTMB 1.1.5 where noted).
 
 Reference numbers: ``tests/data/lme4_glmm_reference.json`` (copied from the shared
-reference fits).  Tolerances (issue 3): −2 logLik within 1e-3 and never above lme4's
+reference fits).  Against lme4 (issue 3): −2 logLik within 1e-3 and never above lme4's
 by more than 1e-3; fixed effects 1e-3 relative; θ 1e-3; SEs 1e-2 relative.
 
-Where our optimum is *better* than lme4's on lme4's own objective (cbpp: lme4's
-second stage stops short; glmmTMB reaches −92.02628 like us), the objective is
-compared one-sided.  Standard errors of the Laplace cbpp fit: lme4 takes them from a
-finite-difference Hessian of a deviance function that is itself only accurate to
-~5e-4 (its PIRLS stops at tolPwrss = 1e-7 and keeps the factor from the previous
-iterate), which moves its SEs by up to 1.3 % from the exact Laplace curvature.
-glmmTMB (exact Laplace, automatic differentiation) agrees with ours to 1e-4, so
-there the SEs are checked against glmmTMB at 1e-3 — tighter than the issue's 1e-2.
+lme4 is not the arbiter of the last digits: its second stage (Nelder–Mead) stops short
+(cbpp: −92.02657 where glmmTMB and we reach −92.02628), and its standard errors come
+from a finite-difference Hessian of a deviance that is only accurate to ~5e-4 (its
+PIRLS stops at tolPwrss = 1e-7 and keeps the factor of the previous iterate), which
+moves them by up to 1.3 %.  So the objective is compared one-sided, and the tight
+checks (issue 9) are against glmmTMB (exact Laplace, automatic differentiation) —
+β 1e-4 relative, SDs 1e-4, SEs 1e-4 relative, here for G01 and in
+``tests/test_glmm_accuracy.py`` for G01, G04 and two synthetic models — and against
+dense reference implementations written in the tests for G02 (exact marginal
+likelihood) and G03 (probit, where glmmTMB's Laplace is a different approximation).
 """
 
 from __future__ import annotations
@@ -82,9 +84,10 @@ def test_standard_errors_vs_lme4(key):
 def test_laplace_cbpp_standard_errors_vs_glmmtmb():
     tmb = REF["G01_cbpp_laplace"]["glmmTMB"]
     se = np.sqrt(np.diag(fit("G01_cbpp_laplace").vcov().to_numpy()))
-    np.testing.assert_allclose(se, list(tmb["fixef_se"].values()), rtol=1e-3)
+    np.testing.assert_allclose(se, list(tmb["fixef_se"].values()), rtol=1e-4)
     # and our optimum is glmmTMB's (better than lme4's on lme4's own objective)
-    assert abs(fit("G01_cbpp_laplace").logLik() - tmb["logLik"]) < 1e-4
+    assert abs(fit("G01_cbpp_laplace").logLik() - tmb["logLik"]) < 1e-8
+    np.testing.assert_allclose(fit("G01_cbpp_laplace").fixef().to_numpy(), list(tmb["fixef"].values()), rtol=1e-4)
 
 
 def test_nagq0_matches_lme4():

@@ -19,7 +19,7 @@ then rebuilt at the expected weights.
 
 Stopping rule.  An iteration factors ``L`` at the weights of the current iterate
 and solves for the next; PIRLS stops when that Newton step is at rounding level
-(``‖δ‖∞ ≤ tol_step·(1 + ‖u‖∞)``, default ``1e-12``) and returns the *current*
+(``‖δ‖∞ ≤ tol_step·(1 + ‖u‖∞)``, default ``1e-13``) and returns the *current*
 iterate together with the factor just computed.  So ``log|L|²`` in the Laplace
 approximation is always taken at the weights of the returned mode: the deviance is
 a smooth function of its parameters, equal to the fully converged value to
@@ -143,7 +143,7 @@ class Pirls:
 
     def __init__(self, re: Any, X: np.ndarray, y: np.ndarray, prior_weights: np.ndarray,
                  offset: np.ndarray, family: Any, builder: Any, engine: str = "auto",
-                 tol_step: float = 1e-12, maxit: int = 100) -> None:
+                 tol_step: float = 1e-13, maxit: int = 100) -> None:
         self.re = re
         self.X = np.asfortranarray(X, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)

@@ -189,6 +189,18 @@ def _glmm_accuracy(fit: Any, tol_se: float, messages: list[str], extra: dict[str
     """The GLMM accuracy checks (standard errors, polish, quadrature); True when all pass."""
     ok = True
     se_err = fit.se_error()
+    est = fit.hessian_estimate if fit.opt is not None else None
+    if se_err is None and est is not None:
+        # no standard errors from this Hessian (not positive definite): report its own accuracy
+        d = np.sqrt(np.abs(np.diag(est.hessian)))
+        rel = est.hessian_error / np.maximum(np.outer(d, d), np.finfo(float).tiny)
+        i, j = np.unravel_index(int(np.argmax(rel)), rel.shape)
+        if rel[i, j] > tol_se:
+            ok = False
+            names = list(fit.setup.re.theta_names) + list(fit.setup.fe.names)
+            messages.append(f"the Hessian of the deviance is inaccurate: estimated relative error {rel[i, j]:.2g} "
+                            f"in its ({names[i]}, {names[j]}) entry; the deviance is not smooth near the optimum — "
+                            "standard errors use vcov(use_hessian=False)")
     if se_err is not None:
         extra["se_error"] = se_err.to_numpy()
         worst = se_err.idxmax() if len(se_err) else None

@@ -544,10 +544,15 @@ def _make_problem(fit: Any) -> _Problem:
         opt = np.concatenate([theta_to_sdcor(re, fit.theta), fe.to_numpy()])
         base = float(obj.deviance(np.concatenate([fit.theta, fe.to_numpy()])))
         name = control.stage_optimizer(2)
+        settings = control.settings_for(name)
+        if "ftol_abs" in settings:
+            # the profile's constrained fits are not Newton-polished: use the tight tolerances that
+            # the fit's own optimizer leaves to its polish
+            settings.update(ftol_abs=min(settings["ftol_abs"], 1e-8), xtol_rel=min(settings["xtol_rel"], 1e-6))
         return _Problem(kind="glmm", names=vnames + list(fe.index), opt=opt, n_var=opt.shape[0], dev=dev,
                         base=base, lower=np.concatenate([slo, np.full(fe.shape[0], -np.inf)]),
                         upper=np.concatenate([sup, np.full(fe.shape[0], np.inf)]), optimizer=name,
-                        settings=control.settings_for(name), stderr=np.zeros(0))
+                        settings=settings, stderr=np.zeros(0))
     # linear mixed model: ML deviance (a REML fit is refitted by ML, as lme4's devfun2)
     from mixedlm.lmer import make_lmm_objective, optimize_lmm
 

@@ -91,7 +91,7 @@ def check_map(model: MixedGLM, sm_params) -> None:
     ours = scipy_log_posterior(model, r.params)
     assert r.log_posterior == pytest.approx(ours, rel=1e-10, abs=1e-8), "engine value != scipy formula"
     theirs = scipy_log_posterior(model, np.asarray(sm_params))
-    assert ours >= theirs - 1e-7 * max(1.0, abs(theirs)), (ours, theirs)
+    assert ours >= theirs - 1e-12 * max(1.0, abs(theirs)), (ours, theirs)  # at least statsmodels (rounding)
     return r
 
 
@@ -104,7 +104,7 @@ def check_vb(model: MixedGLM, sm_params, sm_sd, mc: bool = True) -> None:
         assert abs(value - v.elbo) < 4 * se, (value, v.elbo, se)
     if sm_params is not None:
         theirs = model.vb_elbo(np.asarray(sm_params), np.asarray(sm_sd))
-        assert v.elbo >= theirs - 1e-7 * max(1.0, abs(theirs)), (v.elbo, theirs)
+        assert v.elbo >= theirs - 1e-12 * max(1.0, abs(theirs)), (v.elbo, theirs)  # at least statsmodels
     return v
 
 
@@ -299,3 +299,54 @@ def test_crossed_live_statsmodels(crossed_model):
         vs = m.fit_vb(rng=0)
     check_map(crossed_model, rs.params)
     check_vb(crossed_model, vs.params, np.sqrt(np.asarray(vs.cov_params())), mc=False)
+
+
+# ------------------------------------------------------------------ the ELBO, computed independently
+def independent_elbo(model: MixedGLM, mean: np.ndarray, sd: np.ndarray) -> float:
+    """The mean-field ELBO with all constants, for a 0/1 logit model, written out here.
+
+    ``E_q[y η − log(1 + e^η)]`` per row by adaptive quadrature over ``η ~ N(t_m, t_v)``; the
+    prior terms and the entropy in closed form (β ~ N(0, fe_p²), log-SD ~ N(0, vcp_p²),
+    random effects ~ N(0, e^{2 log-SD})).
+    """
+    from scipy import integrate
+
+    X, Z = np.asarray(model.exog), np.asarray(model.exog_vc.toarray() if hasattr(model.exog_vc, "toarray")
+                                             else model.exog_vc)
+    y, ident = np.asarray(model.endog, float), np.asarray(model.ident)
+    p, k = X.shape[1], int(ident.max()) + 1
+    mb, mv, mc = mean[:p], mean[p:p + k], mean[p + k:]
+    sb, sv, sc = sd[:p], sd[p:p + k], sd[p + k:]
+    tm = X @ mb + Z @ mc
+    tv = (X * X) @ (sb * sb) + (Z * Z) @ (sc * sc)
+    total = 0.0
+    for yi, m, v in zip(y, tm, tv):
+        s = math.sqrt(v)
+
+        def f(z):
+            e = m + s * z
+            return (yi * e - (e + math.log1p(math.exp(-e)) if e > 0 else math.log1p(math.exp(e)))) \
+                * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+        total += integrate.quad(f, -40, 40, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
+    fe_p, vcp_p = model.fe_p, model.vcp_p
+    total += np.sum(-0.5 * np.log(2 * np.pi * fe_p ** 2) - (mb ** 2 + sb ** 2) / (2 * fe_p ** 2))
+    total += np.sum(-0.5 * np.log(2 * np.pi * vcp_p ** 2) - (mv ** 2 + sv ** 2) / (2 * vcp_p ** 2))
+    mvi, svi = mv[ident], sv[ident]
+    total += np.sum(-0.5 * np.log(2 * np.pi) - mvi - 0.5 * (mc ** 2 + sc ** 2) * np.exp(-2 * mvi + 2 * svi ** 2))
+    total += np.sum(0.5 * np.log(2 * np.pi * np.e * sd ** 2))
+    return float(total)
+
+
+def test_cbpp_vb_elbo_is_exact_and_at_least_statsmodels(cbpp_model):
+    """Issue 9's third symptom: on statsmodels' own ELBO function statsmodels' point scores 2.3e-4
+    higher than ours (−295.8966 vs −295.8969).  That function integrates the Gaussian only over
+    ±5 SD (Gauss–Legendre on [−5, 5]), an error of ~3e-7 per row over 842 rows.  On the exact
+    ELBO, computed here independently, ours is the higher one, and equals what fit_vb reports."""
+    ref = SM["cbpp_binary"]["fit_vb"]
+    v = cbpp_model.fit_vb()
+    assert v.converged
+    ours = independent_elbo(cbpp_model, v.params, np.concatenate([v.fe_sd, v.vcp_sd, v.vc_sd]))
+    theirs = independent_elbo(cbpp_model, np.asarray(ref["params"]), np.asarray(ref["sd"]))
+    assert abs(ours - v.elbo) < 1e-8 * abs(ours)
+    assert ours >= theirs, (ours, theirs)

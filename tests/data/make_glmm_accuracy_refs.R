@@ -56,4 +56,9 @@ grouse <- lme4::grouseticks
 grouse$cHEIGHT <- grouse$HEIGHT - mean(grouse$HEIGHT)
 fg <- TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)
 out$grouse_poisson <- list(glmmTMB = tmb(glmmTMB(fg, grouse, poisson, control = ctl)))
+# reduced models for the likelihood-ratio tests of anova() and drop1()
+out$cbpp_intercept_only <- list(glmmTMB = tmb(glmmTMB(cbind(incidence, size - incidence) ~ 1 + (1 | herd), cbpp,
+                                                      binomial, control = ctl)))
+out$grouse_no_YEAR <- list(glmmTMB = tmb(glmmTMB(update(fg, . ~ . - YEAR), grouse, poisson, control = ctl)))
+out$grouse_no_cHEIGHT <- list(glmmTMB = tmb(glmmTMB(update(fg, . ~ . - cHEIGHT), grouse, poisson, control = ctl)))
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE), "tests/data/glmm_accuracy_reference.json")
