@@ -145,6 +145,12 @@ class GlmerControl(LmerControl):
     agq_max_row_nodes : float
         ``nAGQ="auto"``: the largest rule allowed, as rows × nodes per deviance
         evaluation (default 1e8).
+    laplace : {"expected", "observed"}
+        The information matrix in the Laplace term ``log|L|²`` (and the AGQ node
+        scaling): ``"expected"`` (default) the IRLS weights, lme4's definition;
+        ``"observed"`` the observed information at the mode — the exact Laplace
+        approximation of glmmTMB.  They agree for canonical links (binomial/logit,
+        Poisson/log) and differ slightly otherwise (probit, cloglog, negative binomial).
     polish_tol : float or None
         After the optimizer stops, Newton steps (finite-difference gradient and
         Hessian) are taken until the remaining step is below ``polish_tol`` standard
@@ -162,6 +168,7 @@ class GlmerControl(LmerControl):
     pirls_warm_start: bool = True
     calc_derivs: bool = True
     polish_tol: float | None = 1e-6
+    laplace: str = "expected"
     agq_warn: float = 0.01
     agq_tol: float = 1e-3
     agq_max_row_nodes: float = 1e8
@@ -172,6 +179,9 @@ class GlmerControl(LmerControl):
         if not names or len(names) > 2 or not all(isinstance(n, str) for n in names):
             raise MixedLMError("optimizer must be a name or a pair of names (stage 1, stage 2), "
                                f"not {opt!r}")
+        if self.laplace not in ("expected", "observed"):
+            raise MixedLMError(f"laplace must be 'expected' (lme4's Laplace approximation) or 'observed' (the "
+                               f"exact Laplace approximation, glmmTMB's), not {self.laplace!r}")
         super().__post_init__()
 
     def stage_optimizer(self, stage: int) -> str:

@@ -158,7 +158,8 @@ def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl |
                 "quadrature; use nAGQ=1")
         engine = "blocked"  # one grouping factor: the blocked factor is block diagonal, which AGQ uses
     pirls = Pirls(setup.re, setup.fe.X, setup.y, setup.prior_weights, setup.frame.offset, setup.family,
-                  setup.builder, engine=engine, tol_step=control.pirls_tol, maxit=control.pirls_maxit)
+                  setup.builder, engine=engine, tol_step=control.pirls_tol, maxit=control.pirls_maxit,
+                  laplace=control.laplace)
     glm = pirls.solve_beta_u(np.zeros(setup.re.n_theta))
     objective = GlmmObjective(pirls, nAGQ, glm.beta, warm_start=control.pirls_warm_start)
     # lme4's lp0: every nAGQ=0 evaluation starts PIRLS from the converged predictor at the default θ

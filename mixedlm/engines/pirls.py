@@ -35,8 +35,10 @@ or from ``u = 0``; since the result does not depend on the start beyond rounding
 callers may pass the modes of a nearby previous evaluation (see
 :class:`mixedlm.engines.glmm.GlmmObjective`).
 
-Like lme4, the factor ``L`` at convergence uses the expected (IRLS) weights, so
-``log|L|²`` in the Laplace approximation is lme4's.
+By default, like lme4, the factor ``L`` at convergence uses the expected (IRLS)
+weights, so ``log|L|²`` in the Laplace approximation is lme4's; ``laplace="observed"``
+uses the observed information — the exact Laplace approximation, which is glmmTMB's.
+The two differ for non-canonical links only.
 """
 
 from __future__ import annotations
@@ -135,6 +137,11 @@ class Pirls:
         ``‖δ‖∞ ≤ tol_step·(1 + ‖x‖∞)`` (``x`` the iterate: ``u``, or ``(u, β)``).
     maxit : int
         Maximum iterations.
+    laplace : {"expected", "observed"}
+        Weights of the factor ``L`` in the Laplace term ``log|L|²`` at the mode:
+        the expected (IRLS) information, as lme4, or the observed information — the
+        exact Laplace approximation, as glmmTMB (TMB).  They differ only for
+        non-canonical links.
     """
 
     #: Below this relative step size, a step that no longer shrinks (by half or more)
@@ -143,7 +150,7 @@ class Pirls:
 
     def __init__(self, re: Any, X: np.ndarray, y: np.ndarray, prior_weights: np.ndarray,
                  offset: np.ndarray, family: Any, builder: Any, engine: str = "auto",
-                 tol_step: float = 1e-13, maxit: int = 100) -> None:
+                 tol_step: float = 1e-13, maxit: int = 100, laplace: str = "expected") -> None:
         self.re = re
         self.X = np.asfortranarray(X, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
@@ -154,6 +161,10 @@ class Pirls:
         self.engine = engine
         self.tol_step = float(tol_step)
         self.maxit = maxit
+        if laplace not in ("expected", "observed"):
+            raise MixedLMError(f"laplace must be 'expected' (lme4's) or 'observed' (the exact Laplace "
+                               f"approximation), not {laplace!r}")
+        self.laplace = laplace
         self._neg2_saturated: float | None = None
         from mixedlm.engines.families import Binomial, NegativeBinomial, Poisson
 
@@ -290,13 +301,7 @@ class Pirls:
             u, eta, wv = u_try, eta_try, wv_try
         else:
             raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
-        if observed:  # the Laplace factor uses the expected weights (lme4's definition)
-            w = wv.weights
-            A = self.builder.build(self._X0, (eta - fixed_eta) + wv.wres, w, log_weights=False)
-            fac = self._factor("u", A)
-            if not fac.factor(T):
-                raise PirlsError("PIRLS failed: the penalized weighted system is not positive definite "
-                                 "at the mode")
+        w, fac = self._final_factor("u", T, self._X0, eta, fixed_eta, wv, w, fac, observed)
         return self._state(u, beta, eta, wv, w, fac, it)
 
     def solve_beta_u(self, theta: np.ndarray, beta0: np.ndarray | None = None,
@@ -374,13 +379,35 @@ class Pirls:
             first_free = False
         else:
             raise PirlsError(f"PIRLS did not converge in {self.maxit} iterations")
-        if observed:  # the Laplace factor and R_X use the expected weights (lme4's definition)
-            w = wv.weights
-            A = self.builder.build(self.X, eta - self.offset + wv.wres, w, log_weights=False)
-            fac = self._factor("b", A)
-            if not fac.factor(T):
-                raise PirlsError("PIRLS failed: X'WX is not positive definite at the mode")
+        w, fac = self._final_factor("b", T, self.X, eta, self.offset, wv, w, fac, observed)
         return self._state(u, beta, eta, wv, w, fac, it)
+
+    def _final_factor(self, which: str, T: list[np.ndarray], X: np.ndarray, eta: np.ndarray, base: np.ndarray,
+                      wv: WorkingValues, w: np.ndarray, fac: Any, observed: bool) -> tuple[np.ndarray, Any]:
+        """The factor of the Laplace term at the mode, with the weights :attr:`laplace` asks for.
+
+        The last iteration's factor is kept when its weights are the right kind;
+        otherwise ``A`` is rebuilt at the mode (working response ``η − base + r``) with
+        the expected (``"expected"``, lme4's) or the observed (``"observed"``, the exact
+        Laplace approximation) weights.
+        """
+        if self.laplace == "expected":
+            if not observed:
+                return w, fac
+            w, wres = wv.weights, wv.wres
+        else:
+            newton = None if observed else self.working.newton(eta, wv)
+            if newton is None:
+                return w, fac
+            w, wres = newton
+        A = self.builder.build(X, (eta - base) + wres, w, log_weights=False)
+        fac = self._factor(which, A)
+        if not fac.factor(T):
+            raise PirlsError("PIRLS failed: the penalized system is not positive definite at the mode"
+                             + ("" if self.laplace == "expected" else
+                                " with the observed information, which the exact Laplace approximation needs; "
+                                "use GlmerControl(laplace='expected')"))
+        return w, fac
 
     def _state(self, u: np.ndarray, beta: np.ndarray, eta: np.ndarray, wv: WorkingValues, w: np.ndarray,
                fac: Any, it: int) -> PirlsState:

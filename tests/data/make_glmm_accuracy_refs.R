@@ -52,6 +52,8 @@ out$binary_crossed <- list(glmmTMB = tmb(glmmTMB(fb, bc, binomial, control = ctl
 cbpp <- lme4::cbpp
 fc <- cbind(incidence, size - incidence) ~ period + (1 | herd)
 out$cbpp_laplace <- list(glmmTMB = tmb(glmmTMB(fc, cbpp, binomial, control = ctl)))
+# probit: glmmTMB's Laplace uses the observed information (GlmerControl(laplace = "observed"))
+out$cbpp_probit <- list(glmmTMB = tmb(glmmTMB(fc, cbpp, binomial(link = "probit"), control = ctl)))
 grouse <- lme4::grouseticks
 grouse$cHEIGHT <- grouse$HEIGHT - mean(grouse$HEIGHT)
 fg <- TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)
