@@ -377,7 +377,7 @@ class MixedGLM:
         BayesMixedGLMResults
             ``objective`` / ``log_posterior`` is ``log p(y, fep, vcp, vc)`` at the mode.
         """
-        from mixedlm.lmer import blas_threads as _limit
+        from mixedlm.threads import blas_threads as _limit
 
         with _limit(blas_threads):
             try:
@@ -427,7 +427,7 @@ class MixedGLM:
         BayesMixedGLMResults
             ``objective`` / ``elbo`` is the evidence lower bound (with all constants).
         """
-        from mixedlm.lmer import blas_threads as _limit
+        from mixedlm.threads import blas_threads as _limit
 
         self._vb_allowed()
         start = None

@@ -36,7 +36,8 @@ from mixedlm.engines.glmm import (
 )
 from mixedlm.engines.pirls import Pirls
 from mixedlm.errors import AccuracyWarning, ConvergenceWarning, DataError, MixedLMError
-from mixedlm.lmer import blas_threads, re_structure_from_frame
+from mixedlm.lmer import re_structure_from_frame
+from mixedlm.threads import blas_threads
 from mixedlm.optim.boundary import check_boundary
 from mixedlm.optim.optsummary import OptSummary
 from mixedlm.optim.polish import newton_polish

@@ -342,7 +342,8 @@ class MixedLM:
         from mixedlm.design.crossprod import CrossProductBuilder
         from mixedlm.design.reterm import build_re_structure
         from mixedlm.engines.lmm import LmmObjective, moment_start
-        from mixedlm.lmer import blas_threads, minimize_theta
+        from mixedlm.lmer import minimize_theta
+        from mixedlm.threads import blas_threads
 
         if kwargs:
             warnings.warn(f"MixedLM.fit ignores {sorted(kwargs)}: it uses lme4's profiled criterion and "

@@ -78,14 +78,15 @@ def _refit(fit: Any, control: Any) -> Any:
     setup = fit.setup
     if _is_glmm(fit):
         from mixedlm.glmer import make_glmm_objective, optimize_glmm, wrap_glmm
-        from mixedlm.lmer import blas_threads
+        from mixedlm.threads import blas_threads
 
         with blas_threads(control.blas_threads):
             objective = make_glmm_objective(setup, nAGQ=fit.nAGQ, control=control)
             o1, o2 = optimize_glmm(objective, setup, control=control, start=start)
             new = wrap_glmm(setup, objective, o1, o2, control=control)
     else:
-        from mixedlm.lmer import blas_threads, make_lmm_objective, optimize_lmm, wrap_lmm
+        from mixedlm.lmer import make_lmm_objective, optimize_lmm, wrap_lmm
+        from mixedlm.threads import blas_threads
 
         with blas_threads(control.blas_threads):
             objective = make_lmm_objective(setup, REML=fit.REML, control=control)

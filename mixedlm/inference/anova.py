@@ -149,7 +149,8 @@ def format_anova(table: pd.DataFrame, heading: Sequence[str] = (), digits: int =
     -------
     str
     """
-    from mixedlm.results.format import finish_coefmat, r_format, r_round, zapsmall
+    from mixedlm.rprint.coefmat import finish_coefmat
+    from mixedlm.rprint.numbers import r_format, r_round, zapsmall
 
     cn = [str(c) for c in table.columns]
     nc = len(cn)
@@ -238,7 +239,8 @@ def refitML(fit: Any) -> Any:
     _check_fit(fit, "refitML")
     if _is_glmm(fit) or not fit.REML:
         return fit
-    from mixedlm.lmer import blas_threads, make_lmm_objective, optimize_lmm, wrap_lmm
+    from mixedlm.lmer import make_lmm_objective, optimize_lmm, wrap_lmm
+    from mixedlm.threads import blas_threads
 
     setup, control = fit.setup, fit.control
     with blas_threads(control.blas_threads):

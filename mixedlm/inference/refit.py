@@ -27,7 +27,7 @@ def refit(fit: Any, newresp: Any) -> Any:
     y = np.asarray(newresp, dtype=np.float64)
     if isinstance(fit, GlmerFit):
         from mixedlm.glmer import make_glmm_objective, optimize_glmm, with_response, wrap_glmm
-        from mixedlm.lmer import blas_threads
+        from mixedlm.threads import blas_threads
 
         if y.ndim == 2:
             if y.shape[1] != 2:
@@ -44,7 +44,8 @@ def refit(fit: Any, newresp: Any) -> Any:
             o1, o2 = optimize_glmm(obj, setup, control=control, start=start)
             new = wrap_glmm(setup, obj, o1, o2, control=fit.control)
     else:
-        from mixedlm.lmer import blas_threads, make_lmm_objective, optimize_lmm, with_response, wrap_lmm
+        from mixedlm.lmer import make_lmm_objective, optimize_lmm, with_response, wrap_lmm
+        from mixedlm.threads import blas_threads
 
         setup = with_response(fit.setup, y)
         with blas_threads(fit.control.blas_threads):

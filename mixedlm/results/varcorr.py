@@ -14,7 +14,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mixedlm.results.format import format_char_matrix, make_names, r_format, r_round
+from mixedlm.rprint.numbers import r_format, r_round
+from mixedlm.rprint.strings import make_names
+from mixedlm.rprint.tables import format_char_matrix
 
 __all__ = ["VarCorrGroup", "VarCorr"]
 

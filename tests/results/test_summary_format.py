@@ -40,23 +40,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixedlm.results.format import (
-    abbreviate,
-    cat,
-    deparse_formula,
-    expand_double_verts,
-    format_char_matrix,
-    format_pval,
-    make_unique,
-    print_coefmat,
-    quantile7,
-    r_format,
-    r_round,
-    r_signif,
-    signif_stars,
-    strwrap,
-    zapsmall,
-)
+from mixedlm.formula.deparse import deparse_formula, expand_double_verts
+from mixedlm.rprint.coefmat import format_pval, print_coefmat, signif_stars
+from mixedlm.rprint.numbers import quantile7, r_format, r_round, r_signif, zapsmall
+from mixedlm.rprint.strings import abbreviate, cat, make_unique, strwrap
+from mixedlm.rprint.tables import format_char_matrix
 from mixedlm.results.summary import (
     SummaryData,
     convergence_messages,
