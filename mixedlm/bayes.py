@@ -597,7 +597,7 @@ def _vc_design(rhs: str, sub: pd.DataFrame) -> tuple[sp.csc_matrix, list[str]]:
     (sparse indicator, never dense); anything else goes through the formula layer and is
     converted to sparse.  All-zero columns are dropped.
     """
-    from mixedlm.formula.grouping import column_codes
+    from mixedlm.design.grouping import column_codes
     from mixedlm.formula.materialize import make_design
 
     m = _FACTOR_ONLY.match(rhs)
@@ -622,7 +622,7 @@ def _vc_design(rhs: str, sub: pd.DataFrame) -> tuple[sp.csc_matrix, list[str]]:
 def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFrame, family: Any) -> tuple:
     """Fixed design, response and the stacked variance-component columns from formulas."""
     from mixedlm.design.frame import as_pandas_frame, build_model_frame
-    from mixedlm.formula.missing import missing_by_column
+    from mixedlm.design.missing import missing_by_column
     from mixedlm.formula.parser import parse_formula
     from mixedlm.formula.variables import formula_variables
 

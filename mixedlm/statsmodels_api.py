@@ -222,7 +222,7 @@ class MixedLM:
         from mixedlm.bayes import _vc_design
         from mixedlm.design.frame import as_pandas_frame, build_model_frame
         from mixedlm.formula.materialize import make_design
-        from mixedlm.formula.missing import missing_by_column
+        from mixedlm.design.missing import missing_by_column
         from mixedlm.formula.parser import parse_formula
         from mixedlm.formula.variables import formula_variables
 

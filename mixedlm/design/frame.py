@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from mixedlm.errors import DataError, FormulaError
-from mixedlm.formula.grouping import GroupingFactor, code_grouping_factor
+from mixedlm.design.grouping import GroupingFactor, code_grouping_factor
 from mixedlm.formula.materialize import KNOWN_NAMES, Design, expression_design, make_design
-from mixedlm.formula.missing import missing_by_column, missing_message
+from mixedlm.design.missing import missing_by_column, missing_message
 from mixedlm.formula.parser import ParsedFormula, RandomTermSpec, parse_formula
-from mixedlm.formula.response import response_values
+from mixedlm.design.response import response_values
 from mixedlm.formula.variables import check_columns, expression_variables, formula_variables
 
 __all__ = [

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mixedlm.errors import DataError
-from mixedlm.formula.grouping import code_grouping_factor
+from mixedlm.design.grouping import code_grouping_factor
 
 from _data import load
 

@@ -14,9 +14,9 @@ import pandas as pd
 
 from mixedlm.errors import DataError
 
-from .grouping import column_codes
-from .materialize import expression_design
-from .parser import ParsedFormula
+from mixedlm.design.grouping import column_codes
+from mixedlm.formula.materialize import expression_design
+from mixedlm.formula.parser import ParsedFormula
 
 __all__ = ["response_values"]
 

@@ -1,9 +1,8 @@
 """Test data for the formula / model-frame tests, with R's factor levels.
 
 Reads the CSV files and ``schema.json`` (R's column types and factor levels, in R's
-order) from the repository's ``datasets/`` folder, or from ``/work/shared/data`` when
-that folder is absent.  Kept independent of ``mixedlm.datasets`` so these tests check
-the formula layer alone; the one place to switch to ``mlm.load_*`` later.
+order) from the repository's ``datasets/`` folder.  Kept independent of
+``mixedlm.datasets`` so these tests check the formula and design layers alone.
 """
 
 from __future__ import annotations
@@ -15,17 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-_CANDIDATES = (
-    Path(__file__).resolve().parents[2] / "datasets",
-    Path("/work/shared/data"),
-)
+_FOLDER = Path(__file__).resolve().parents[1] / "datasets"
 
 
 def _folder() -> Path:
-    for folder in _CANDIDATES:
-        if (folder / "schema.json").is_file():
-            return folder
-    raise FileNotFoundError("no datasets folder with schema.json found")
+    if not (_FOLDER / "schema.json").is_file():
+        raise FileNotFoundError(f"no datasets folder with schema.json at {_FOLDER}")
+    return _FOLDER
 
 
 @lru_cache(maxsize=1)
