@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from mixedlm import errors, families
-from mixedlm.control import GlmerControl, LmerControl
+from mixedlm.bayes import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
 from mixedlm.datasets import (
     load_cbpp,
     load_dyestuff,
@@ -19,16 +19,16 @@ from mixedlm.datasets import (
     load_sleepstudy,
 )
 from mixedlm.errors import DataError, FormulaError, MixedLMError
+from mixedlm.fitting.control import GlmerControl, LmerControl
 from mixedlm.glmer import glmer, glmer_nb
 from mixedlm.inference import checkConv, confint
 from mixedlm.inference.allfit import allFit
 from mixedlm.inference.anova import anova
 from mixedlm.inference.bootstrap import bootMer
+from mixedlm.inference.drop1 import drop1
 from mixedlm.inference.profile import profile
 from mixedlm.inference.simulate import simulate
-from mixedlm.inference.drop1 import drop1
 from mixedlm.lmer import lmer
-from mixedlm.bayes import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
 from mixedlm.statsmodels_api import MixedLM
 
 __version__ = "0.1.0.dev0"

@@ -43,16 +43,15 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mixedlm.engines import bayes as engine
 from mixedlm.arrays import as_float_array, float_matrix
-from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
+from mixedlm.engines import bayes as engine
+from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError, warn_at_caller
 
 __all__ = [
     "MixedGLM", "BinomialBayesMixedGLM", "PoissonBayesMixedGLM", "BayesMixedGLMResults",
@@ -388,17 +387,17 @@ class MixedGLM:
                                    "Poisson identity link with means pushed to 0) has no Laplace approximation")
         res = BayesMixedGLMResults(self, fit)
         if not fit.converged:
-            warnings.warn(f"fit_map: {fit.message}", ConvergenceWarning, stacklevel=2)
+            warn_at_caller(f"fit_map: {fit.message}", ConvergenceWarning)
         if fit.collapsed:
             names = ", ".join(repr(self.vcp_names[c]) for c in fit.collapsed)
-            warnings.warn(
+            warn_at_caller(
                 f"fit_map: the posterior mode puts variance component(s) {names} at a collapsed mode "
                 f"(log SD = {', '.join(f'{fit.mean[self.k_fep + c]:.4g}' for c in fit.collapsed)}, random "
                 "effects ≈ 0): the joint density of the random effects and their log SD has such a "
                 "mode for every component, and here it is the highest one (statsmodels finds the same "
                 "kind).  Its standard deviations say little about the variance; use fit_vb(), glmer(), "
                 "or fit_map(allow_collapse=False) for the interior mode if there is one",
-                UserWarning, stacklevel=2)
+                UserWarning)
         return res
 
     fit = fit_map
@@ -449,8 +448,8 @@ class MixedGLM:
             except FloatingPointError as exc:
                 raise MixedLMError(f"fit_vb failed: {exc}") from None
         if not fit.converged:
-            warnings.warn(f"fit_vb: {fit.message} (largest gradient component "
-                          f"{fit.info['gradient_max']:.3g})", ConvergenceWarning, stacklevel=2)
+            warn_at_caller(f"fit_vb: {fit.message} (largest gradient component "
+                          f"{fit.info['gradient_max']:.3g})", ConvergenceWarning)
         return BayesMixedGLMResults(self, fit)
 
     def predict(self, params: Any, exog: Any = None, linear: bool = False, exog_vc: Any = None,

@@ -33,3 +33,23 @@ class AccuracyWarning(ConvergenceWarning):
 
 class SingularFitMessage(UserWarning):
     """The fit is on the boundary of the parameter space (lme4's 'boundary (singular) fit')."""
+
+
+def warn_at_caller(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first caller outside the mixedlm package.
+
+    Fits run through several layers (front end, fitting stages, results), so a fixed
+    ``stacklevel`` would point into mixedlm for one caller and above the user's line for
+    another; the user's own line is what a warning should show.
+    """
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -38,7 +38,6 @@ Names follow the package's formula layer (``(Intercept)`` → shown as ``Interce
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -46,7 +45,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mixedlm.arrays import as_float_array, float_matrix
-from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError
+from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError, warn_at_caller
 
 __all__ = ["MixedLM", "MixedLMResults", "MixedLMSummary"]
 
@@ -221,8 +220,8 @@ class MixedLM:
         """
         from mixedlm.bayes import _vc_design
         from mixedlm.design.frame import as_pandas_frame, build_model_frame
-        from mixedlm.formula.materialize import make_design
         from mixedlm.design.missing import missing_by_column
+        from mixedlm.formula.materialize import make_design
         from mixedlm.formula.parser import parse_formula
         from mixedlm.formula.variables import formula_variables
 
@@ -338,17 +337,16 @@ class MixedLM:
         -------
         MixedLMResults
         """
-        from mixedlm.control import LmerControl
         from mixedlm.design.crossprod import CrossProductBuilder
         from mixedlm.design.reterm import build_re_structure
         from mixedlm.engines.lmm import LmmObjective, moment_start
-        from mixedlm.lmer import minimize_theta
+        from mixedlm.fitting.control import LmerControl
+        from mixedlm.fitting.lmm import minimize_theta
         from mixedlm.threads import blas_threads
 
         if kwargs:
-            warnings.warn(f"MixedLM.fit ignores {sorted(kwargs)}: it uses lme4's profiled criterion and "
-                          "optimizer (pass control=mlm.LmerControl(...) to change them)", UserWarning,
-                          stacklevel=2)
+            warn_at_caller(f"MixedLM.fit ignores {sorted(kwargs)}: it uses lme4's profiled criterion and "
+                          "optimizer (pass control=mlm.LmerControl(...) to change them)", UserWarning)
         control = control or LmerControl()
         n, p = self.exog.shape
         if n <= p:
@@ -364,8 +362,8 @@ class MixedLM:
             theta = np.array(opt.final, dtype=np.float64)
             sol = obj.solution(theta)
         if not opt.converged:
-            warnings.warn(f"MixedLM: optimizer {opt.optimizer} stopped without convergence ({opt.message})",
-                          ConvergenceWarning, stacklevel=2)
+            warn_at_caller(f"MixedLM: optimizer {opt.optimizer} stopped without convergence ({opt.message})",
+                          ConvergenceWarning)
         return MixedLMResults(self, re, obj, theta, sol, bool(reml), opt)
 
     def __repr__(self) -> str:

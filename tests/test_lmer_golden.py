@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import mixedlm as mlm
-from mixedlm.control import LmerControl
+from mixedlm.fitting.control import LmerControl
 
 REF = json.loads((Path(__file__).parent / "data" / "lme4_lmm_reference.json").read_text())
 

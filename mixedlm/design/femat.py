@@ -10,10 +10,11 @@ implemented here with a modified Gram–Schmidt sweep.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from mixedlm.errors import warn_at_caller
 
 RANK_TOL = 1e-7
 
@@ -92,11 +93,10 @@ def build_fixed_effects(X: np.ndarray, names: list[str], tol: float = RANK_TOL) 
     if dropped:
         k = len(dropped)
         plural = "s" if k > 1 else ""
-        warnings.warn(
+        warn_at_caller(
             f"fixed-effect model matrix is rank deficient so dropping {k} column{plural} / "
             f"coefficient{plural}: {', '.join(dropped)}",
             UserWarning,
-            stacklevel=3,
         )
     Xk = np.asfortranarray(X[:, kept]) if dropped else np.asfortranarray(X)
     return FixedEffectsMatrix(X=Xk, names=[names[j] for j in kept], kept=kept,

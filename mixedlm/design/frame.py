@@ -17,13 +17,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedlm.errors import DataError, FormulaError
 from mixedlm.design.grouping import GroupingFactor, code_grouping_factor
-from mixedlm.formula.materialize import KNOWN_NAMES, Design, expression_design, make_design
 from mixedlm.design.missing import missing_by_column, missing_message
-from mixedlm.formula.parser import ParsedFormula, RandomTermSpec, parse_formula
 from mixedlm.design.response import response_values
-from mixedlm.formula.variables import check_columns, expression_variables, formula_variables
+from mixedlm.errors import DataError, FormulaError
+from mixedlm.formula.materialize import (
+    KNOWN_NAMES,
+    Design,
+    expression_design,
+    make_design,
+)
+from mixedlm.formula.parser import ParsedFormula, RandomTermSpec, parse_formula
+from mixedlm.formula.variables import (
+    check_columns,
+    expression_variables,
+    formula_variables,
+)
 
 __all__ = [
     "FrameSpec",

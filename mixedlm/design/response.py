@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mixedlm.errors import DataError
-
 from mixedlm.design.grouping import column_codes
+from mixedlm.errors import DataError
 from mixedlm.formula.materialize import expression_design
 from mixedlm.formula.parser import ParsedFormula
 

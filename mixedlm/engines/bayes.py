@@ -101,9 +101,9 @@ from typing import Any, Callable
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.linalg import lapack
 import scipy.sparse as sp
 from scipy import special
+from scipy.linalg import lapack
 from scipy.optimize import minimize
 
 __all__ = [

@@ -53,17 +53,16 @@ accuracy for large counts and for ``y ≈ μ``.
 from __future__ import annotations
 
 import math
-import warnings
 from decimal import Context, Decimal
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy.special import xlogy
 from numpy.typing import ArrayLike
 from scipy import special
+from scipy.special import xlogy
 
 from mixedlm.engines.links import Link, make_link
-from mixedlm.errors import DataError, MixedLMError
+from mixedlm.errors import DataError, MixedLMError, warn_at_caller
 
 __all__ = [
     "Family", "Binomial", "Poisson", "NegativeBinomial", "Gamma", "InverseGaussian",
@@ -758,7 +757,7 @@ class Poisson(Family):
         """``Pois(μ)`` draws; prior weights are ignored with a warning, as in R."""
         mu = _f64(mu)
         if wt is not None and np.any(_weights(wt, mu) != 1.0):
-            warnings.warn("poisson simulation ignores prior weights", UserWarning, stacklevel=2)
+            warn_at_caller("poisson simulation ignores prior weights", UserWarning)
         return rng.poisson(mu).astype(np.float64)
 
 

@@ -77,7 +77,8 @@ def _refit(fit: Any, control: Any) -> Any:
     start = call.get("start")
     setup = fit.setup
     if _is_glmm(fit):
-        from mixedlm.glmer import make_glmm_objective, optimize_glmm, wrap_glmm
+        from mixedlm.fitting.glmm import make_glmm_objective, optimize_glmm
+        from mixedlm.results.glmer_result import wrap_glmm
         from mixedlm.threads import blas_threads
 
         with blas_threads(control.blas_threads):
@@ -85,7 +86,8 @@ def _refit(fit: Any, control: Any) -> Any:
             o1, o2 = optimize_glmm(objective, setup, control=control, start=start)
             new = wrap_glmm(setup, objective, o1, o2, control=control)
     else:
-        from mixedlm.lmer import make_lmm_objective, optimize_lmm, wrap_lmm
+        from mixedlm.fitting.lmm import make_lmm_objective, optimize_lmm
+        from mixedlm.results.lmer_result import wrap_lmm
         from mixedlm.threads import blas_threads
 
         with blas_threads(control.blas_threads):

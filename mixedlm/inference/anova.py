@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mixedlm.errors import MixedLMError, SingularFitMessage
+from mixedlm.errors import MixedLMError, SingularFitMessage, warn_at_caller
 
 __all__ = ["AnovaTable", "NonNestedWarning", "REMLRefitMessage", "anova", "format_anova",
            "model_npar", "refitML"]
@@ -239,7 +239,8 @@ def refitML(fit: Any) -> Any:
     _check_fit(fit, "refitML")
     if _is_glmm(fit) or not fit.REML:
         return fit
-    from mixedlm.lmer import make_lmm_objective, optimize_lmm, wrap_lmm
+    from mixedlm.fitting.lmm import make_lmm_objective, optimize_lmm
+    from mixedlm.results.lmer_result import wrap_lmm
     from mixedlm.threads import blas_threads
 
     setup, control = fit.setup, fit.control
@@ -397,15 +398,14 @@ def anova(*models: Any, model_names: Sequence[str] | str | None = None, refit: b
         reml = [bool(f.REML) for f in fits]
         if refit:
             if any(reml):
-                warnings.warn(REFIT_MESSAGE, REMLRefitMessage, stacklevel=2)
+                warn_at_caller(REFIT_MESSAGE, REMLRefitMessage)
                 fits = [refitML(f) if r else f for f, r in zip(fits, reml)]
         else:
             if any(reml) and not all(reml):
-                warnings.warn("some models fit with REML = TRUE, some not", UserWarning, stacklevel=2)
+                warn_at_caller("some models fit with REML = TRUE, some not", UserWarning)
             elif all(reml) and len({tuple(f.setup.fe.names) for f in fits}) > 1:
-                warnings.warn("REML log-likelihoods of models with different fixed effects are not comparable; "
-                              "use refit=True (the default) for a likelihood-ratio test", UserWarning,
-                              stacklevel=2)
+                warn_at_caller("REML log-likelihoods of models with different fixed effects are not comparable; "
+                              "use refit=True (the default) for a likelihood-ratio test", UserWarning)
 
     npar = np.array([model_npar(f) for f in fits], dtype=float)
     llk = np.array([_loglik(f, loglik) for f in fits])
@@ -449,25 +449,24 @@ def _warn_not_nested(fits: Sequence[Any], names: Sequence[str], npar: np.ndarray
         a, b = names[i - 1], names[i]
         if npar[i] == npar[i - 1]:
             if abs(llk[i] - llk[i - 1]) > tol:
-                warnings.warn(
+                warn_at_caller(
                     f"models {a} and {b} have the same number of parameters ({int(npar[i])}) but different "
                     "log-likelihoods, so they are not nested; the likelihood-ratio test (Df = 0) is undefined "
-                    "— compare them by AIC/BIC instead", NonNestedWarning, stacklevel=3)
+                    "— compare them by AIC/BIC instead", NonNestedWarning)
             continue
         if llk[i - 1] - llk[i] > tol:
-            warnings.warn(
+            warn_at_caller(
                 f"model {a} has fewer parameters than {b} but a larger log-likelihood "
                 f"({llk[i - 1]:.4f} > {llk[i]:.4f}): the models are not nested, or the fit of {b} stopped "
                 "short of its optimum (check convergence, try allFit); Chisq is set to 0",
-                NonNestedWarning, stacklevel=3)
+                NonNestedWarning)
         small = {blk.group for blk in fits[i - 1].setup.re.blocks}
         large = {blk.group for blk in fits[i].setup.re.blocks}
         extra = sorted(small - large)
         if extra:
-            warnings.warn(
+            warn_at_caller(
                 f"model {a} has random effects for grouping factor(s) {extra} that {b} lacks, so {a} is not "
-                f"nested in {b}; the likelihood-ratio test assumes nested models", NonNestedWarning,
-                stacklevel=3)
+                f"nested in {b}; the likelihood-ratio test assumes nested models", NonNestedWarning)
 
 
 # ----------------------------------------------------------------------------- one model

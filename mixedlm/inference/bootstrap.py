@@ -29,7 +29,12 @@ import os
 import sys
 import time
 import warnings
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import (
+    Executor,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+)
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -37,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mixedlm.errors import MixedLMError
+from mixedlm.errors import MixedLMError, warn_at_caller
 
 #: With ``progress=None`` a progress bar appears when the loop is predicted to take longer (s).
 PROGRESS_AFTER_SECONDS = 5.0
@@ -177,7 +182,7 @@ def boot_ci(t0: float, t: np.ndarray, level: float = 0.95, type: str = "perc") -
     alpha = np.array([(1 - level) / 2, (1 + level) / 2])
     q, extreme = _norm_inter(t, alpha)
     if extreme:
-        warnings.warn("extreme order statistics used as endpoints", UserWarning, stacklevel=3)
+        warn_at_caller("extreme order statistics used as endpoints", UserWarning)
     if kind == "perc":
         return float(q[0]), float(q[1])
     return float(2 * t0 - q[1]), float(2 * t0 - q[0])
@@ -365,7 +370,7 @@ def bootMer(fit: Any, func: Callable[[Any], Any], nsim: int = 1, seed: Any = Non
         if not use_u:
             raise MixedLMError("semiparametric bootstrapping needs use_u=True (as lme4)")
         if isinstance(fit, GlmerFit):
-            warnings.warn("semiparametric bootstrapping is questionable for GLMMs", UserWarning, stacklevel=2)
+            warn_at_caller("semiparametric bootstrapping is questionable for GLMMs", UserWarning)
             pirls = fit.objective.pirls
             shared["fitted"] = np.asarray(fit._state.mu, dtype=np.float64)
             shared["resid"] = np.asarray(pirls.y - fit._state.mu, dtype=np.float64)
@@ -395,7 +400,7 @@ def bootMer(fit: Any, func: Callable[[Any], Any], nsim: int = 1, seed: Any = Non
         T[r] = vals
     n_fail = sum(err_counts.values())
     if n_fail:
-        warnings.warn(f"some bootstrap runs failed ({n_fail}/{nsim})", UserWarning, stacklevel=2)
+        warn_at_caller(f"some bootstrap runs failed ({n_fail}/{nsim})", UserWarning)
     return BootResult(t0=pd.Series(t0_vals, index=t0_names), t=pd.DataFrame(T, columns=t0_names),
                       nsim=int(nsim), seed=ss.entropy, type=type, warnings=warn_counts, errors=err_counts,
                       elapsed=time.perf_counter() - t_start)
@@ -419,8 +424,8 @@ class _ProgressBar:
             from tqdm.auto import tqdm
         except ImportError:
             if self.progress:
-                warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a progress bar",
-                              UserWarning, stacklevel=4)
+                warn_at_caller("progress=True needs tqdm (pip install tqdm); continuing without a progress bar",
+                              UserWarning)
             return
         self.bar = tqdm(total=self.total, initial=self.done, desc="bootstrap", unit="fit")
 

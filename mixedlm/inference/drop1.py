@@ -39,7 +39,13 @@ import pandas as pd
 from scipy import stats
 
 from mixedlm.errors import MixedLMError
-from mixedlm.inference.anova import AnovaTable, _check_fit, _is_glmm, model_npar, refitML
+from mixedlm.inference.anova import (
+    AnovaTable,
+    _check_fit,
+    _is_glmm,
+    model_npar,
+    refitML,
+)
 
 __all__ = ["drop1"]
 

@@ -61,7 +61,7 @@ import pandas as pd
 from scipy import stats
 from scipy.interpolate import CubicSpline
 
-from mixedlm.errors import ConvergenceWarning, MixedLMError
+from mixedlm.errors import ConvergenceWarning, MixedLMError, warn_at_caller
 
 #: Objective value returned where the model cannot be evaluated (as the fitting code does).
 FAILED = 1e15
@@ -438,11 +438,11 @@ class Profile:
                 z = tab[".zeta"].to_numpy()[mask]
                 v = tab[nm].to_numpy()[mask]
                 if z.size < 2:
-                    warnings.warn(f"bad profile for {nm}", ConvergenceWarning, stacklevel=2)
+                    warn_at_caller(f"bad profile for {nm}", ConvergenceWarning)
                     out[r] = np.nan
                     continue
-                warnings.warn(f"bad spline fit for {nm}: falling back to linear interpolation",
-                              ConvergenceWarning, stacklevel=2)
+                warn_at_caller(f"bad spline fit for {nm}: falling back to linear interpolation",
+                              ConvergenceWarning)
                 p = np.interp(zeta, z, v, left=np.nan, right=np.nan)
             if np.isnan(p[0]):
                 p[0] = self.lower[nm]
@@ -528,7 +528,7 @@ def _make_problem(fit: Any) -> _Problem:
     fe = fit.fixef()
     slo, sup = sdcor_bounds(re)
     if isinstance(fit, GlmerFit):
-        from mixedlm.glmer import make_glmm_objective
+        from mixedlm.fitting.glmm import make_glmm_objective
 
         if fit.family.has_scale:
             raise MixedLMError("profiling a GLMM with an estimated scale parameter (Gamma, inverse Gaussian, "
@@ -554,7 +554,7 @@ def _make_problem(fit: Any) -> _Problem:
                         upper=np.concatenate([sup, np.full(fe.shape[0], np.inf)]), optimizer=name,
                         settings=settings, stderr=np.zeros(0))
     # linear mixed model: ML deviance (a REML fit is refitted by ML, as lme4's devfun2)
-    from mixedlm.lmer import make_lmm_objective, optimize_lmm
+    from mixedlm.fitting.lmm import make_lmm_objective, optimize_lmm
 
     control = fit.control
     obj = make_lmm_objective(fit.setup, REML=False, control=control)
@@ -728,7 +728,7 @@ def profile(fit: Any, which: Any = None, alphamax: float = 0.01, maxpts: int = 1
             bak[name] = exc
             fwd.setdefault(name, exc)
     for m in dict.fromkeys(msgs):
-        warnings.warn(m, ConvergenceWarning, stacklevel=2)
+        warn_at_caller(m, ConvergenceWarning)
     lower = {n: float(prob.lower[i]) for i, n in enumerate(prob.names) if n in tables}
     upper = {n: float(prob.upper[i]) for i, n in enumerate(prob.names) if n in tables}
     return Profile(tables=tables, forward=fwd, backward=bak, lower=lower, upper=upper,
@@ -920,5 +920,5 @@ def profile_zeta(fit: Any, parm: str, values: Sequence[float], devtol: float = 1
     opt_row = np.concatenate([[0.0], prob.opt])
     rows = [zeta(float(v), opt_row) for v in values]
     for m in dict.fromkeys(messages):
-        warnings.warn(m, ConvergenceWarning, stacklevel=2)
+        warn_at_caller(m, ConvergenceWarning)
     return pd.DataFrame(np.vstack(rows), columns=[".zeta"] + prob.names)

@@ -26,7 +26,12 @@ def refit(fit: Any, newresp: Any) -> Any:
 
     y = np.asarray(newresp, dtype=np.float64)
     if isinstance(fit, GlmerFit):
-        from mixedlm.glmer import make_glmm_objective, optimize_glmm, with_response, wrap_glmm
+        from mixedlm.fitting.glmm import (
+            make_glmm_objective,
+            optimize_glmm,
+            with_response,
+        )
+        from mixedlm.results.glmer_result import wrap_glmm
         from mixedlm.threads import blas_threads
 
         if y.ndim == 2:
@@ -44,7 +49,8 @@ def refit(fit: Any, newresp: Any) -> Any:
             o1, o2 = optimize_glmm(obj, setup, control=control, start=start)
             new = wrap_glmm(setup, obj, o1, o2, control=fit.control)
     else:
-        from mixedlm.lmer import make_lmm_objective, optimize_lmm, with_response, wrap_lmm
+        from mixedlm.fitting.lmm import make_lmm_objective, optimize_lmm, with_response
+        from mixedlm.results.lmer_result import wrap_lmm
         from mixedlm.threads import blas_threads
 
         setup = with_response(fit.setup, y)

@@ -176,7 +176,8 @@ def _minimize_nlopt(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
 
 def _minimize_scipy(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                     name: str, keep_log: bool, settings: dict[str, Any]) -> OptSummary:
-    from scipy.optimize import Bounds, minimize as sp_minimize
+    from scipy.optimize import Bounds
+    from scipy.optimize import minimize as sp_minimize
 
     maxfun = int(settings.pop("maxfun", 100_000))
     options = dict(settings.pop("options", {}))

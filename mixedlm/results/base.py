@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedlm.errors import MixedLMError
+from mixedlm.errors import MixedLMError, warn_at_caller
 
 
 class MixedModelFit:
@@ -231,16 +231,29 @@ class MixedModelFit:
 
         return checkConv(self)
 
+    def announce(self, control: Any) -> None:
+        """After a fit: lme4's singular-fit message (``check_conv_singular``) and, with
+        ``check_conv="fit"``, the convergence checks as warnings."""
+
+        from mixedlm.errors import SingularFitMessage
+
+        if self.isSingular() and control.check_conv_singular != "ignore":
+            msg = "boundary (singular) fit: see help('isSingular')"
+            if control.check_conv_singular == "stop":
+                raise MixedLMError(msg)
+            warn_at_caller(msg, SingularFitMessage)
+        if control.check_conv == "fit":
+            self._warn_convergence()
+
     def _warn_convergence(self) -> None:
         """Issue the derivative-based convergence problems as warnings (``check_conv="fit"``)."""
-        import warnings
 
         from mixedlm.errors import ConvergenceWarning
 
         for msg in self.convergence.messages:
             # singular fits and optimizer status are reported by the fit itself already
             if not msg.startswith(("boundary (singular)", "the optimizer")):
-                warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+                warn_at_caller(msg, ConvergenceWarning)
 
     def isSingular(self, tol: float = 1e-4) -> bool:
         """True when a diagonal θ entry is below ``tol`` (a variance at or near zero), as lme4."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from functools import cached_property
 from typing import Any
 
@@ -12,10 +11,15 @@ import pandas as pd
 from scipy.linalg import lapack
 
 from mixedlm.engines.glmm import lme4_agq_constant, quadrature_check, theta_scale
-from mixedlm.errors import ConvergenceWarning, MixedLMError
+from mixedlm.errors import (
+    AccuracyWarning,
+    ConvergenceWarning,
+    MixedLMError,
+    warn_at_caller,
+)
+from mixedlm.fitting.control import GlmerControl
 from mixedlm.optim.derivatives import HessianEstimate, richardson_hessian
 from mixedlm.results.base import MixedModelFit
-
 
 #: Finite-difference step of :attr:`GlmerFit.hessian_estimate`, in standard errors per parameter.
 HESSIAN_STEP = 5e-3
@@ -215,9 +219,9 @@ class GlmerFit(MixedModelFit):
             V = 2.0 * np.linalg.inv(self.hessian_estimate.hessian)
             nt = self.setup.re.n_theta
             return V[nt:, nt:]
-        warnings.warn("the Hessian of the deviance is not positive definite at the estimates; standard "
+        warn_at_caller("the Hessian of the deviance is not positive definite at the estimates; standard "
                       "errors use the conditional (R_X) covariance instead — check convergence",
-                      ConvergenceWarning, stacklevel=4)
+                      ConvergenceWarning)
         return self._vcov_rx
 
     def _cond_var_terms(self) -> list[np.ndarray]:
@@ -305,11 +309,11 @@ class GlmerFit(MixedModelFit):
         bad = [n for n, b, s in zip(self.setup.fe.names, self._beta, se)
                if abs(b) > 10 and (not np.isfinite(s) or s > 5 * abs(b))]
         if bad:
-            warnings.warn(
+            warn_at_caller(
                 f"fixed effect(s) {', '.join(repr(b) for b in bad)} have very large estimates and standard "
                 "errors: the response is probably completely separated by them (a level or range with "
                 "only 0s or only 1s); their estimates are not meaningful — remove or merge the offending "
-                "levels", ConvergenceWarning, stacklevel=4)
+                "levels", ConvergenceWarning)
 
     # ------------------------------------------------------------- summary
     def summary(self) -> Any:
@@ -321,3 +325,28 @@ class GlmerFit(MixedModelFit):
     def __repr__(self) -> str:
         return (f"<GlmerFit {self.formula!r} {self.family.name}({self.family.link.name}), nAGQ={self.nAGQ}: "
                 f"n={self.nobs}, logLik={self.logLik():.4f}>")
+
+
+def wrap_glmm(setup: Any, objective: Any, opt1: Any, opt2: Any, control: Any = None,
+              agq_history: list | None = None) -> GlmerFit:
+    """Stage 4: the fitted-model object, with lme4's singular-fit message and the accuracy warnings."""
+    fit = GlmerFit(setup=setup, objective=objective, opt_stage1=opt1, opt=opt2, control=control or GlmerControl())
+    fit.agq_history = list(agq_history or [])
+    fit.warn_separation()
+    warn_quadrature(fit, fit.control)
+    fit.announce(fit.control)
+    return fit
+
+
+def warn_quadrature(fit: GlmerFit, control: Any) -> None:
+    """AccuracyWarning when the quadrature error at the optimum exceeds ``control.agq_warn``."""
+    qc = fit.quadrature
+    if qc is None or not qc.error > control.agq_warn:
+        return
+    warn_at_caller(
+        f"adaptive Gauss-Hermite quadrature with nAGQ={qc.nAGQ} is inaccurate at the estimates: the "
+        f"log-likelihood changes by {qc.error:.3g} when the rule is refined to {qc.nAGQ_check} points per "
+        "dimension, and the estimates may be affected too (the integrand is far from Gaussian, e.g. a "
+        "random-effect SD large relative to the information in each group). Use more points "
+        f"(nAGQ={qc.nAGQ_check}) or nAGQ='auto', and compare with the Laplace fit (nAGQ=1)",
+        AccuracyWarning)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mixedlm.errors import MixedLMError
+from mixedlm.fitting.control import LmerControl
 from mixedlm.results.base import MixedModelFit
 
 
@@ -137,3 +138,10 @@ class LmerFit(MixedModelFit):
         kind = "REML" if self.REML else "ML"
         return (f"<LmerFit {self.formula!r} by {kind}: n={self.nobs}, "
                 f"{'REML criterion' if self.REML else 'deviance'}={self._sol.objective:.4f}>")
+
+
+def wrap_lmm(setup: Any, objective: Any, opt: Any, control: Any = None) -> LmerFit:
+    """Stage 4: the fitted-model object, with lme4's singular-fit message (see :meth:`~MixedModelFit.announce`)."""
+    fit = LmerFit(setup=setup, objective=objective, opt=opt, control=control or LmerControl())
+    fit.announce(fit.control)
+    return fit

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from mixedlm.formula.deparse import deparse_formula, expand_double_verts
+from mixedlm.results.varcorr import VarCorr
 from mixedlm.rprint.coefmat import print_coefmat
 from mixedlm.rprint.numbers import quantile7, r_format, r_round, zapsmall
 from mixedlm.rprint.strings import abbreviate, cat, strwrap
 from mixedlm.rprint.tables import format_char_matrix, format_named_vector
-from mixedlm.results.varcorr import VarCorr
 
 __all__ = ["SummaryData", "format_summary", "method_title", "convergence_messages", "nb_family_name"]
 

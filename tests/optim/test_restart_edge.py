@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixedlm.control import LmerControl
+from mixedlm.fitting.control import LmerControl
 from mixedlm.lmer import minimize_theta
 from mixedlm.optim.boundary import edge_slopes, restart_edge
 from mixedlm.optim.optsummary import OptSummary
