@@ -118,9 +118,9 @@ def plot_profile(profile: Any, parm: Sequence[str] | str | None = None, absVal: 
     matplotlib.figure.Figure
     """
     plt = _pyplot()
-    from mixedlm.inference.profile import PolySpline, _select
+    from mixedlm.inference.profile import PolySpline, select_parameters
 
-    names = _select(parm, profile.parameters, profile.parameters)
+    names = select_parameters(parm, profile.parameters, profile.parameters)
     n = len(names)
     ncols = ncols or min(3, n)
     nrows = math.ceil(n / ncols)
@@ -171,10 +171,8 @@ def plot_resid(fit: Any, type: str | None = None, figsize: tuple[float, float] =
     matplotlib.figure.Figure
     """
     plt = _pyplot()
-    from mixedlm.results.glmer_result import GlmerFit
-
     if type is None:
-        type = "pearson" if isinstance(fit, GlmerFit) else "response"
+        type = "pearson" if fit.isGLMM() else "response"
     f = fit.fitted().to_numpy()
     r = fit.residuals(type=type).to_numpy()
     ok = np.isfinite(f) & np.isfinite(r)

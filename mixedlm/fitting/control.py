@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixedlm.errors import MixedLMError
+from mixedlm.optim.registry import is_nlopt
 
 _ACTIONS = ("ignore", "message", "warning", "stop")
 
@@ -48,6 +49,11 @@ class LmerControl:
         every fit by default (lme4 runs them inside the fit, and skips them above 10⁴ rows).
     keep_log : bool
         Record every objective evaluation in the ``OptSummary``.
+    calc_derivs : bool
+        Compute derivatives at the optimum where the fit needs them (lme4's
+        ``calc.derivs``): for GLMMs the Hessian of the deviance behind ``vcov()``;
+        ``False`` makes a GLMM's ``vcov()`` the conditional ``(R_XᵀR_X)⁻¹``.  Linear
+        models need no derivatives for their standard errors.
     """
 
     optimizer: str = "bobyqa"
@@ -63,6 +69,7 @@ class LmerControl:
     check_conv_singular: str = "message"
     check_conv: str = "summary"
     keep_log: bool = True
+    calc_derivs: bool = True
 
     def __post_init__(self) -> None:
         if self.engine not in ("auto", "blocked", "cholmod"):
@@ -81,9 +88,7 @@ class LmerControl:
 
     def settings_for(self, name: str) -> dict[str, Any]:
         """Settings for the named optimizer: NLopt tolerances, or ``maxfun`` for SciPy."""
-        from mixedlm.optim.registry import _NLOPT_ALGORITHMS
-
-        if name in _NLOPT_ALGORITHMS:
+        if is_nlopt(name):
             settings: dict[str, Any] = {"maxfun": int(self.maxfun), "ftol_abs": self.ftol_abs,
                                         "xtol_abs": self.xtol_abs, "xtol_rel": self.xtol_rel,
                                         "initial_step": None}
@@ -131,9 +136,6 @@ class GlmerControl(LmerControl):
         depend on the start beyond rounding (tested to 1e-10 relative); False starts
         every solve from one fixed point (lme4's ``lp0`` at ``nAGQ = 0``, the stage-1
         modes in the Laplace/AGQ stage).
-    calc_derivs : bool
-        Compute the finite-difference gradient and Hessian at the optimum (used for
-        the fixed-effects covariance, as lme4's ``use.hessian``, and convergence checks).
     agq_warn : float
         After an ``nAGQ > 1`` fit the log-likelihood at the optimum is recomputed with
         a richer rule (``2 nAGQ + 1`` points); an :class:`~mixedlm.errors.AccuracyWarning`
@@ -166,7 +168,6 @@ class GlmerControl(LmerControl):
     pirls_tol: float = 1e-13
     pirls_maxit: int = 100
     pirls_warm_start: bool = True
-    calc_derivs: bool = True
     polish_tol: float | None = 1e-6
     laplace: str = "expected"
     agq_warn: float = 0.01

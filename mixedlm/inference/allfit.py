@@ -35,87 +35,17 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field, replace
-from typing import Any, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from mixedlm.errors import MixedLMError
-from mixedlm.inference.anova import _check_fit, _is_glmm
+from mixedlm.inference.anova import _check_fit
+from mixedlm.results.interface import MixedFit
 
 __all__ = ["AllFit", "AllFitSummary", "allFit"]
-
-
-def _settings_ok(name: str, opt_ctrl: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep only the entries of ``opt_ctrl`` that the named optimizer accepts (lme4 sanitizes too)."""
-    from mixedlm.optim.registry import _NLOPT_ALGORITHMS, NLOPT_DEFAULTS
-
-    ok = set(NLOPT_DEFAULTS) if name in _NLOPT_ALGORITHMS else {"maxfun", "options"}
-    return {k: v for k, v in opt_ctrl.items() if k in ok}
-
-
-def _control_for(fit: Any, name: str, stages: str, maxfun: int | None) -> Any:
-    """The fit's control with the optimizer under test in the right stage(s)."""
-    ctrl = fit.control
-    changes: dict[str, Any] = {"opt_ctrl": _settings_ok(name, ctrl.opt_ctrl)}
-    if maxfun is not None:
-        changes["maxfun"] = int(maxfun)
-    if _is_glmm(fit):
-        if stages == "both" or fit.nAGQ == 0:
-            changes["optimizer"] = (name, name) if fit.nAGQ else name
-        else:
-            changes["optimizer"] = (ctrl.stage_optimizer(1), name)
-    else:
-        changes["optimizer"] = name
-    return replace(ctrl, **changes)
-
-
-def _refit(fit: Any, control: Any) -> Any:
-    """Re-run stages 2–4 (objective, optimization from the usual start, wrap) with ``control``."""
-    call = getattr(fit, "call", None) or {}
-    start = call.get("start")
-    setup = fit.setup
-    if _is_glmm(fit):
-        from mixedlm.fitting.glmm import make_glmm_objective, optimize_glmm
-        from mixedlm.results.glmer_result import wrap_glmm
-        from mixedlm.threads import blas_threads
-
-        with blas_threads(control.blas_threads):
-            objective = make_glmm_objective(setup, nAGQ=fit.nAGQ, control=control)
-            o1, o2 = optimize_glmm(objective, setup, control=control, start=start)
-            new = wrap_glmm(setup, objective, o1, o2, control=control)
-    else:
-        from mixedlm.fitting.lmm import make_lmm_objective, optimize_lmm
-        from mixedlm.results.lmer_result import wrap_lmm
-        from mixedlm.threads import blas_threads
-
-        with blas_threads(control.blas_threads):
-            objective = make_lmm_objective(setup, REML=fit.REML, control=control)
-            opt = optimize_lmm(objective, setup, control=control, start=start)
-            new = wrap_lmm(setup, objective, opt, control=control)
-    new.call = dict(call, control=control) if call else None
-    return new
-
-
-def _sdcor(fit: Any) -> pd.Series:
-    """Standard deviations and correlations of the random effects in θ's order, then ``sigma``.
-
-    Per random-effects block with covariance ``Σ = s² T Tᵀ`` (``T`` the block's relative
-    Cholesky template at θ̂, ``s`` the residual scale), the lower triangle column by
-    column: ``sd_i = sqrt(Σ_ii)`` on the diagonal, ``cor_ij = Σ_ij / (sd_i sd_j)`` below it
-    (only the diagonal for uncorrelated blocks).  Names as lme4's
-    ``confint(oldNames = FALSE)``: ``sd_Days|Subject``, ``cor_Days.(Intercept)|Subject``.
-    lme4's ``summary(allFit)`` labels its columns in this order but fills them in
-    ``as.data.frame(VarCorr)`` order (all SDs first); here labels and values agree.
-    """
-    from mixedlm.inference.confint import variance_parameter_names
-    from mixedlm.inference.profile import theta_to_sdcor
-
-    vals = list(theta_to_sdcor(fit.setup.re, fit.theta, float(fit._varcorr_scale)))
-    if fit._residual_sd is not None:
-        vals.append(float(fit._residual_sd))
-    return pd.Series(vals, index=variance_parameter_names(fit), dtype=float)
 
 
 @dataclass
@@ -190,7 +120,7 @@ class AllFit:
 
     Attributes
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
         The original model.
     fits : dict
         Optimizer name → refitted model, or the exception its refit raised.
@@ -202,7 +132,7 @@ class AllFit:
         ``"second"`` or ``"both"`` (GLMMs; see the module docstring).
     """
 
-    fit: Any
+    fit: MixedFit
     fits: dict[str, Any]
     times: dict[str, float]
     warnings: dict[str, list[str]]
@@ -223,7 +153,7 @@ class AllFit:
         """The successful refits."""
         return {k: v for k, v in self.fits.items() if not isinstance(v, BaseException)}
 
-    def _messages(self, name: str, fit: Any) -> list[str]:
+    def _messages(self, name: str, fit: MixedFit) -> list[str]:
         msgs = list(dict.fromkeys(self.warnings.get(name, [])))
         if self.check_conv:
             from mixedlm.inference.checkconv import checkConv
@@ -250,14 +180,12 @@ class AllFit:
         fixef = pd.DataFrame([ok[k].fixef().to_numpy() for k in okn], index=okn,
                              columns=list(self.fit.setup.fe.names)) if okn else pd.DataFrame()
         llik = pd.Series([float(ok[k].logLik()) for k in okn], index=okn, dtype=float, name="logLik")
-        sdcor = pd.DataFrame([_sdcor(ok[k]) for k in okn], index=okn) if okn else pd.DataFrame()
+        sdcor = pd.DataFrame([ok[k].sdcor() for k in okn], index=okn) if okn else pd.DataFrame()
         theta = pd.DataFrame([ok[k].theta for k in okn], index=okn,
                              columns=list(self.fit.theta_names)) if okn else pd.DataFrame()
         times = pd.Series([self.times[k] for k in okn], index=okn, dtype=float, name="elapsed")
-        feval = pd.Series([int((ok[k].opt or ok[k].opt_stage1).feval) if _is_glmm(ok[k]) else int(ok[k].opt.feval)
-                           for k in okn], index=okn, dtype=int, name="feval")
-        conv = pd.Series([bool((ok[k].opt or ok[k].opt_stage1).converged) if _is_glmm(ok[k])
-                          else bool(ok[k].opt.converged) for k in okn], index=okn, dtype=bool, name="converged")
+        feval = pd.Series([int(ok[k].optinfo.feval) for k in okn], index=okn, dtype=int, name="feval")
+        conv = pd.Series([bool(ok[k].optinfo.converged) for k in okn], index=okn, dtype=bool, name="converged")
         spread = float(llik.max() - llik.min()) if okn else float("nan")
         msgs = {k: self._messages(k, ok[k]) for k in okn}
         return AllFitSummary(which_OK=which_ok, msgs=msgs, converged=conv, fixef=fixef, llik=llik,
@@ -268,8 +196,8 @@ class AllFit:
         """lme4's ``print(allFit(...))``: the model, the optimizers and the spread of −logLik."""
         ok = self.ok
         lines = ["original model:", str(self.fit.formula)]
-        call = getattr(self.fit, "call", None) or {}
-        label = call.get("data_name") or getattr(self.fit.setup, "data_name", None)
+        call = self.fit.call or {}
+        label = call.get("data_name") or self.fit.setup.data_name
         if label:
             lines.append(f"data:  {label}")
         lines.append(f"optimizers ({len(self.fits)}): {', '.join(self.fits)}")
@@ -286,14 +214,15 @@ class AllFit:
     __repr__ = __str__
 
 
-def allFit(fit: Any, optimizers: Sequence[str] | None = None, *, data: Any = None, stages: str = "second",
+def allFit(fit: MixedFit, optimizers: Sequence[str] | None = None, *, data: Any = None, stages: str = "second",
            maxfun: int | None = None, check_conv: bool = True, catch_errors: bool = True,
            verbose: bool = False) -> AllFit:
     """Refit a model with every optimizer and collect the results (lme4's ``allFit``).
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
+        A fitted model.
     optimizers : sequence of str, optional
         Names from :func:`mixedlm.optim.registry.available_optimizers` (default: all).
     data : pandas.DataFrame, optional
@@ -348,8 +277,8 @@ def allFit(fit: Any, optimizers: Sequence[str] | None = None, *, data: Any = Non
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always")
             try:
-                control = _control_for(fit, name, stages, maxfun)
-                result: Any = _refit(fit, control)
+                control = fit.optimizer_control(name, stages=stages, maxfun=maxfun)
+                result: Any = fit.refit(control=control, start="call")
             except Exception as exc:
                 if not catch_errors:
                     raise

@@ -64,14 +64,17 @@ the term's Wald χ² divided by its ``npar``; mixedlm does the same.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mixedlm.errors import MixedLMError, SingularFitMessage, warn_at_caller
+from mixedlm.errors import MixedLMError, warn_at_caller
+from mixedlm.formula.terms import fixed_terms, term_assign
+from mixedlm.results.interface import MixedFit
+from mixedlm.rprint.coefmat import finish_coefmat
+from mixedlm.rprint.numbers import r_format, r_round, zapsmall
 
 __all__ = ["AnovaTable", "NonNestedWarning", "REMLRefitMessage", "anova", "format_anova",
            "model_npar", "refitML"]
@@ -149,8 +152,6 @@ def format_anova(table: pd.DataFrame, heading: Sequence[str] = (), digits: int =
     -------
     str
     """
-    from mixedlm.rprint.coefmat import finish_coefmat
-    from mixedlm.rprint.numbers import r_format, r_round, zapsmall
 
     cn = [str(c) for c in table.columns]
     nc = len(cn)
@@ -198,69 +199,38 @@ def format_anova(table: pd.DataFrame, heading: Sequence[str] = (), digits: int =
 
 
 # ----------------------------------------------------------------------------- helpers
-def _is_glmm(fit: Any) -> bool:
-    from mixedlm.results.glmer_result import GlmerFit
-
-    return isinstance(fit, GlmerFit)
-
-
-def _check_fit(fit: Any, what: str = "anova") -> None:
-    from mixedlm.results.base import MixedModelFit
-
-    if not isinstance(fit, MixedModelFit):
+def _check_fit(fit: object, what: str = "anova") -> None:
+    if not isinstance(fit, MixedFit):
         raise MixedLMError(f"{what}() needs models fitted by mixedlm.lmer() or mixedlm.glmer(), "
                            f"got {type(fit).__name__}")
 
 
-def model_npar(fit: Any) -> int:
+def model_npar(fit: MixedFit) -> int:
     """Number of estimated parameters, as lme4's ``npar.merMod`` (the ``df`` of ``logLik``).
 
     ``p`` fixed effects + the θ entries + 1 for a residual scale (linear models and
     GLMM families with a scale parameter) + 1 for the negative-binomial θ (lme4
     counts it for every negative-binomial family).
     """
-    return int(fit._df())
+    return int(fit.npar)
 
 
-def _loglik(fit: Any, kind: str) -> float:
-    if _is_glmm(fit):
-        return float(fit.logLik(kind=kind))
-    return float(fit.logLik())
-
-
-def refitML(fit: Any) -> Any:
-    """The ML fit of a REML-fitted linear mixed model (lme4's ``refitML``).
+def refitML(fit: MixedFit) -> MixedFit:
+    """The ML fit of a REML-fitted linear mixed model (lme4's ``refitML``; the fit's :meth:`refitML`).
 
     Reuses the fitted design (nothing is re-parsed), starts the optimizer from the
-    REML estimate of θ and returns a new :class:`~mixedlm.results.lmer_result.LmerFit`
-    whose ``call`` has ``REML=False``.  ML fits and GLMMs are returned unchanged.
-    lme4's refit prints no singular-fit message; neither does this one.
+    REML estimate of θ and returns a new fit whose ``call`` has ``REML=False``.  ML fits
+    and GLMMs are returned unchanged.  lme4's refit prints no singular-fit message;
+    neither does this one.
     """
     _check_fit(fit, "refitML")
-    if _is_glmm(fit) or not fit.REML:
-        return fit
-    from mixedlm.fitting.lmm import make_lmm_objective, optimize_lmm
-    from mixedlm.results.lmer_result import wrap_lmm
-    from mixedlm.threads import blas_threads
-
-    setup, control = fit.setup, fit.control
-    with blas_threads(control.blas_threads):
-        objective = make_lmm_objective(setup, REML=False, control=control)
-        opt = optimize_lmm(objective, setup, control=control, start=fit.theta)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SingularFitMessage)
-            new = wrap_lmm(setup, objective, opt, control=control)
-    call = getattr(fit, "call", None)
-    new.call = dict(call, REML=False) if call else call
-    return new
+    return fit.refitML()
 
 
-def _response_of(fit: Any) -> tuple[np.ndarray, np.ndarray]:
+def _response_of(fit: MixedFit) -> tuple[np.ndarray, np.ndarray]:
     """The response and prior weights the likelihood is computed from."""
-    if _is_glmm(fit):
-        return np.asarray(fit.setup.y, dtype=float), np.asarray(fit.setup.prior_weights, dtype=float)
-    y = np.asarray(fit.setup.frame.y, dtype=float)
-    w = fit.setup.frame.weights
+    y, w = fit.model_response()
+    y = np.asarray(y, dtype=float)
     return y, (np.ones_like(y) if w is None else np.asarray(w, dtype=float))
 
 
@@ -268,13 +238,13 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-12, atol=0.0, equal_nan=True))
 
 
-def _check_same_data(fits: Sequence[Any], names: Sequence[str]) -> None:
+def _check_same_data(fits: Sequence[MixedFit], names: Sequence[str]) -> None:
     """Refuse models whose log-likelihoods are computed from different observations."""
     first, n0 = fits[0], names[0]
-    kinds = {_is_glmm(f) for f in fits}
+    kinds = {f.isGLMM() for f in fits}
     if len(kinds) > 1:
-        lm = [nm for nm, f in zip(names, fits) if not _is_glmm(f)]
-        gl = [nm for nm, f in zip(names, fits) if _is_glmm(f)]
+        lm = [nm for nm, f in zip(names, fits) if not f.isGLMM()]
+        gl = [nm for nm, f in zip(names, fits) if f.isGLMM()]
         raise MixedLMError(f"cannot compare linear mixed models ({', '.join(lm)}) with generalized linear "
                            f"mixed models ({', '.join(gl)}) in one likelihood-ratio table: fit them all "
                            "with lmer() or all with glmer()")
@@ -301,7 +271,7 @@ def _check_same_data(fits: Sequence[Any], names: Sequence[str]) -> None:
             raise MixedLMError(f"models {n0} and {nm} have different response values; a likelihood-ratio "
                                "test compares models of the same response fitted to the same data")
         if not _same(w, w0):
-            what = "binomial trials or prior weights" if _is_glmm(f) else "prior weights"
+            what = "binomial trials or prior weights" if f.isGLMM() else "prior weights"
             raise MixedLMError(f"models {n0} and {nm} have different {what}; their likelihoods are not "
                                "comparable")
 
@@ -323,14 +293,14 @@ def _model_names(models: Sequence[Any], named: dict[str, Any], model_names: Any)
     return fits, names
 
 
-def _data_label(fit: Any) -> str | None:
-    call = getattr(fit, "call", None) or {}
-    return call.get("data_name") or getattr(fit.setup, "data_name", None)
+def _data_label(fit: MixedFit) -> str | None:
+    call = fit.call or {}
+    return call.get("data_name") or fit.setup.data_name
 
 
 # ----------------------------------------------------------------------------- anova
-def anova(*models: Any, model_names: Sequence[str] | str | None = None, refit: bool = True,
-          loglik: str = "marginal", nest_tol: float = 1e-3, **named_models: Any) -> AnovaTable:
+def anova(*models: MixedFit, model_names: Sequence[str] | str | None = None, refit: bool = True,
+          loglik: str = "marginal", nest_tol: float = 1e-3, **named_models: MixedFit) -> AnovaTable:
     """Likelihood-ratio table of nested models, or the F table of one model (lme4's ``anova``).
 
     Parameters
@@ -383,7 +353,7 @@ def anova(*models: Any, model_names: Sequence[str] | str | None = None, refit: b
         return _anova_single(fits[0])
     _check_same_data(fits, names)
 
-    glmm = _is_glmm(fits[0])
+    glmm = fits[0].isGLMM()
     if glmm and loglik == "lme4":
         agq = [f.nAGQ > 1 for f in fits]
         if any(agq) and not all(agq):
@@ -395,7 +365,7 @@ def anova(*models: Any, model_names: Sequence[str] | str | None = None, refit: b
                 "use loglik='marginal' (mixedlm's log-likelihood, comparable across nAGQ)")
 
     if not glmm:
-        reml = [bool(f.REML) for f in fits]
+        reml = [bool(f.isREML()) for f in fits]
         if refit:
             if any(reml):
                 warn_at_caller(REFIT_MESSAGE, REMLRefitMessage)
@@ -408,7 +378,7 @@ def anova(*models: Any, model_names: Sequence[str] | str | None = None, refit: b
                               "use refit=True (the default) for a likelihood-ratio test", UserWarning)
 
     npar = np.array([model_npar(f) for f in fits], dtype=float)
-    llk = np.array([_loglik(f, loglik) for f in fits])
+    llk = np.array([float(f.logLik(kind=loglik)) for f in fits])
     order = np.argsort(npar, kind="stable")
     fits = [fits[i] for i in order]
     names = [names[i] for i in order]
@@ -442,7 +412,7 @@ def anova(*models: Any, model_names: Sequence[str] | str | None = None, refit: b
     return AnovaTable(table, heading=heading)
 
 
-def _warn_not_nested(fits: Sequence[Any], names: Sequence[str], npar: np.ndarray, llk: np.ndarray,
+def _warn_not_nested(fits: Sequence[MixedFit], names: Sequence[str], npar: np.ndarray, llk: np.ndarray,
                      tol: float) -> None:
     """Warnings for pairs of consecutive models that cannot be nested."""
     for i in range(1, len(fits)):
@@ -470,30 +440,16 @@ def _warn_not_nested(fits: Sequence[Any], names: Sequence[str], npar: np.ndarray
 
 
 # ----------------------------------------------------------------------------- one model
-def _rx_and_scale(fit: Any) -> tuple[np.ndarray, float]:
-    """lme4's ``R_X`` (upper triangular, ``R_XᵀR_X = σ² Var(β̂)⁻¹``) and σ̂."""
-    p = fit.setup.fe.p
-    if _is_glmm(fit):
-        # (R_XᵀR_X)⁻¹ of the final penalized IRLS system, as lme4's pp$RX()
-        M = np.linalg.inv(np.asarray(fit._vcov_rx, dtype=float))
-        return np.linalg.cholesky(0.5 * (M + M.T)).T, float(fit.sigma)
-    obj = fit.objective
-    obj.criterion(fit.theta, reml=obj.reml)  # factor at θ̂ (the objective is stateful)
-    L = np.asarray(obj.factor.fixed_factor(), dtype=float)
-    return np.triu(L[:p, :p].T), float(fit.sigma)
-
-
-def _anova_single(fit: Any) -> AnovaTable:
+def _anova_single(fit: MixedFit) -> AnovaTable:
     """lme4's sequential F table of one model (see the module docstring)."""
-    from mixedlm.formula.terms import fixed_terms, term_assign
 
     terms = fixed_terms(fit.setup.frame.spec.fixed)
     real = [t for t in terms if not t.is_intercept]
     assign = term_assign(terms, fit.setup.fe.kept)
-    beta = np.asarray(fit._beta, dtype=float)
+    beta = fit.fixef().to_numpy(dtype=float)
     if assign.shape[0] != beta.shape[0]:  # pragma: no cover - design and fit disagree
         raise MixedLMError("cannot match the fixed-effects columns to the formula's terms")
-    RX, sigma = _rx_and_scale(fit)
+    RX, sigma = fit.RX(), float(fit.sigma)
     effects = RX @ beta
     rows, npar, ss = [], [], []
     for k in np.unique(assign):

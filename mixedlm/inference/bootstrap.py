@@ -23,7 +23,6 @@ Intervals (``BootResult.confint``, as ``boot::boot.ci`` which lme4's
 
 from __future__ import annotations
 
-import copy
 import multiprocessing as mp
 import os
 import sys
@@ -43,6 +42,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedlm.errors import MixedLMError, warn_at_caller
+from mixedlm.results.interface import MixedFit
 
 #: With ``progress=None`` a progress bar appears when the loop is predicted to take longer (s).
 PROGRESS_AFTER_SECONDS = 5.0
@@ -170,7 +170,7 @@ def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, bool]:
 
 def boot_ci(t0: float, t: np.ndarray, level: float = 0.95, type: str = "perc") -> tuple[float, float]:
     """One bootstrap interval, as ``boot::boot.ci(type = "perc" | "basic" | "norm")``; see the module docstring."""
-    kind = _boot_type(type)
+    kind = check_boot_type(type)
     t = np.asarray(t, dtype=np.float64)
     t = t[np.isfinite(t)]
     if kind == "norm":
@@ -188,7 +188,7 @@ def boot_ci(t0: float, t: np.ndarray, level: float = 0.95, type: str = "perc") -
     return float(2 * t0 - q[1]), float(2 * t0 - q[0])
 
 
-def _boot_type(type: str) -> str:
+def check_boot_type(type: str) -> str:
     table = {"perc": "perc", "percentile": "perc", "basic": "basic", "norm": "norm", "normal": "norm"}
     if type not in table:
         raise MixedLMError(f"boot_type must be 'perc' (percentile), 'basic' or 'norm' (normal), not {type!r}")
@@ -280,19 +280,17 @@ def _as_vector(value: Any, names: list[str] | None = None) -> tuple[np.ndarray, 
 
 def _replicate(shared: dict[str, Any], r: int) -> tuple[np.ndarray | None, list[str], str | None]:
     """Simulate, refit and evaluate ``func`` for replicate ``r``; returns (values, warnings, error)."""
-    from mixedlm.inference.simulate import simulate_response
-
     fit = shared["fit"]
     rng = np.random.default_rng(shared["children"][r])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             if shared["type"] == "parametric":
-                y = simulate_response(fit, rng, shared["conditioned"])
+                y = fit.simulate_response(rng, shared["conditioned"])
             else:
                 fitted, resid = shared["fitted"], shared["resid"]
                 y = fitted + rng.choice(resid, size=resid.shape[0], replace=True)
-            new = shared["refit_from"].refit(y)
+            new = fit.refit(y, control=shared["control"])
             vals, _ = _as_vector(shared["func"](new))
             err = None
         except Exception as exc:  # a failed replicate is recorded, as lme4's bootMer does
@@ -301,14 +299,15 @@ def _replicate(shared: dict[str, Any], r: int) -> tuple[np.ndarray | None, list[
     return vals, msgs, err
 
 
-def bootMer(fit: Any, func: Callable[[Any], Any], nsim: int = 1, seed: Any = None, use_u: bool = False,
+def bootMer(fit: MixedFit, func: Callable[[MixedFit], Any], nsim: int = 1, seed: Any = None, use_u: bool = False,
             re_form: Any = None, type: str = "parametric", n_jobs: int = 1, progress: bool | None = None,
             calc_derivs: bool = False, backend: str = "processes") -> BootResult:
     """Model-based bootstrap of a fitted mixed model (lme4's ``bootMer``); see the module docstring.
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
+        A fitted model.
     func : callable
         ``func(fitted_model)`` → number, array, Series or dict (e.g. ``lambda m: m.fixef()``).
     nsim : int
@@ -331,6 +330,7 @@ def bootMer(fit: Any, func: Callable[[Any], Any], nsim: int = 1, seed: Any = Non
         ``calc.derivs``) when ``func`` asks for ``vcov()`` / standard errors — about 50
         extra deviance evaluations per replicate.  False (default): a replicate's
         ``vcov()`` is the conditional ``(R_XᵀR_X)⁻¹`` covariance; estimates are unaffected.
+        (Linear mixed models' standard errors never need it.)
     backend : {"processes", "threads"}
         How ``n_jobs > 1`` runs (see :func:`parallel_map`).
 
@@ -339,7 +339,6 @@ def bootMer(fit: Any, func: Callable[[Any], Any], nsim: int = 1, seed: Any = Non
     BootResult
     """
     from mixedlm.inference.simulate import _conditioned_groups
-    from mixedlm.results.glmer_result import GlmerFit
 
     if isinstance(nsim, bool) or not isinstance(nsim, (int, np.integer)) or nsim < 1:
         raise MixedLMError(f"nsim must be a positive integer, not {nsim!r}")
@@ -357,11 +356,7 @@ def bootMer(fit: Any, func: Callable[[Any], Any], nsim: int = 1, seed: Any = Non
         raise MixedLMError(f"seed must be None, an integer or a numpy SeedSequence, not {seed!r}")
     children = ss.spawn(int(nsim))
     shared: dict[str, Any] = {"fit": fit, "func": func, "children": children, "type": type}
-    refit_from = fit
-    if isinstance(fit, GlmerFit) and not calc_derivs and fit.control.calc_derivs:
-        refit_from = copy.copy(fit)
-        refit_from.control = replace(fit.control, calc_derivs=False)
-    shared["refit_from"] = refit_from
+    shared["control"] = fit.control if calc_derivs else replace(fit.control, calc_derivs=False)
     if type == "parametric":
         shared["conditioned"] = _conditioned_groups(fit, re_form, use_u)
     else:
@@ -369,14 +364,11 @@ def bootMer(fit: Any, func: Callable[[Any], Any], nsim: int = 1, seed: Any = Non
             raise MixedLMError("re_form cannot be used with semiparametric bootstrapping")
         if not use_u:
             raise MixedLMError("semiparametric bootstrapping needs use_u=True (as lme4)")
-        if isinstance(fit, GlmerFit):
+        if fit.isGLMM():
             warn_at_caller("semiparametric bootstrapping is questionable for GLMMs", UserWarning)
-            pirls = fit.objective.pirls
-            shared["fitted"] = np.asarray(fit._state.mu, dtype=np.float64)
-            shared["resid"] = np.asarray(pirls.y - fit._state.mu, dtype=np.float64)
-        else:
-            shared["fitted"] = fit._linear_predictor()
-            shared["resid"] = np.asarray(fit.setup.frame.y, dtype=np.float64) - shared["fitted"]
+        y, _ = fit.model_response()
+        shared["fitted"] = np.asarray(fit.fitted_values, dtype=np.float64)
+        shared["resid"] = np.asarray(y, dtype=np.float64) - shared["fitted"]
 
     bar = _ProgressBar(int(nsim), progress)
     results = parallel_map(_replicate, range(int(nsim)), n_jobs=n_jobs, shared=shared, backend=backend,

@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from mixedlm.optim.derivatives import deriv12, richardson_hessian
-from mixedlm.results.glmer_result import HESSIAN_STEP
+from mixedlm.results.interface import MixedFit
 
 
 @dataclass
@@ -84,13 +83,14 @@ class ConvergenceCheck:
         return "\n".join(self.messages)
 
 
-def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6,
+def checkConv(fit: MixedFit, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6,
               tol_se: float = 1e-3) -> ConvergenceCheck:
     """Check the optimum of a fitted model (see module docstring for the tests made).
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
+        A fitted model.
     tol_grad : float
         Largest acceptable scaled-gradient component (lme4's ``check.conv.grad`` tol 0.002).
     tol_eigen_ratio : float
@@ -102,35 +102,11 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6,
     -------
     ConvergenceCheck
     """
-    re = fit.setup.re
-    lower = re.lower
-    if hasattr(fit, "derivs"):  # GLMM
-        names = list(re.theta_names) + list(fit.setup.fe.names)
-        if fit.opt is None:  # nAGQ = 0: optimum over θ only
-            f = fit.objective.deviance_theta
-            x = fit.theta
-            est = richardson_hessian(f, x, HESSIAN_STEP * fit.parameter_scale())
-            g, H = est.gradient, est.hessian
-            names = list(re.theta_names)
-        else:
-            f = fit.objective.deviance
-            x = fit._par
-            est = fit.hessian_estimate
-            if est is None:  # calc_derivs=False
-                est = richardson_hessian(f, x, HESSIAN_STEP * fit.parameter_scale())
-            g, H = est.gradient, est.hessian
-        lower = np.concatenate([lower, np.full(len(names) - len(lower), -np.inf)])[:len(names)]
-        opt = fit.opt or fit.opt_stage1
-    else:
-        names = list(re.theta_names)
-        x = fit.theta
-        obj = fit.objective
-
-        def f(th: np.ndarray) -> float:
-            return obj.criterion(th, reml=obj.reml)
-
-        g, H = deriv12(f, x)
-        opt = fit.opt
+    o = fit.optimum()
+    est = fit.derivatives()
+    names, x, lower, f = list(o.names), o.x, o.lower, o.fun
+    g, H = est.gradient, est.hessian
+    opt = fit.optinfo
     g = np.array(g, dtype=np.float64)
     # On a bound the central difference is uninformative (the criterion is even in a scalar θ):
     # use the one-sided derivative into the feasible region for the optimality (KKT) test.
@@ -176,8 +152,7 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6,
                 messages.append(f"Model is nearly unidentifiable: large eigenvalue ratio {ratio:.3g}; "
                                 "rescale covariates or simplify the model")
     extra: dict[str, Any] = {}
-    if hasattr(fit, "derivs"):
-        ok = _glmm_accuracy(fit, tol_se, messages, extra) and ok
+    ok = _accuracy(fit, tol_se, messages, extra) and ok
     if singular:
         messages.append("boundary (singular) fit: a variance is estimated as 0 (or a correlation as ±1); "
                         "consider simplifying the random effects (see isSingular)")
@@ -185,12 +160,12 @@ def checkConv(fit: Any, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6,
                             hessian_eigenvalues=eig, names=names, singular=singular, **extra)
 
 
-def _glmm_accuracy(fit: Any, tol_se: float, messages: list[str], extra: dict[str, Any]) -> bool:
-    """The GLMM accuracy checks (standard errors, polish, quadrature); True when all pass."""
+def _accuracy(fit: MixedFit, tol_se: float, messages: list[str], extra: dict[str, Any]) -> bool:
+    """The accuracy checks (standard errors, polish, quadrature; GLMMs); True when all pass."""
     ok = True
     se_err = fit.se_error()
-    est = fit.hessian_estimate if fit.opt is not None else None
-    if se_err is None and est is not None:
+    est = fit.derivatives() if fit.isGLMM() and not (fit.nAGQ == 0) else None
+    if se_err is None and est is not None and fit.control.calc_derivs:
         # no standard errors from this Hessian (not positive definite): report its own accuracy
         d = np.sqrt(np.abs(np.diag(est.hessian)))
         rel = est.hessian_error / np.maximum(np.outer(d, d), np.finfo(float).tiny)
@@ -210,8 +185,7 @@ def _glmm_accuracy(fit: Any, tol_se: float, messages: list[str], extra: dict[str
                             f"relative error of {se_err[worst]:.2g} in SE({worst}) (tol = {tol_se}); the "
                             "deviance is not smooth enough near the optimum — check the fit (allFit) or use "
                             "vcov(use_hessian=False) or a parametric bootstrap")
-    opt = fit.opt if fit.opt is not None else fit.opt_stage1
-    pol = getattr(opt, "polish", None) or {}
+    pol = fit.optinfo.polish or {}
     if pol:
         sg = float(pol.get("scaled_gradient", np.nan))
         extra["polish_scaled_gradient"] = sg
@@ -220,7 +194,7 @@ def _glmm_accuracy(fit: Any, tol_se: float, messages: list[str], extra: dict[str
                             "the estimates are those of the optimizer — refit from them (start=...) or try "
                             "other optimizers (allFit)")
             ok = ok and not (np.isfinite(sg) and sg > 1e-3)
-    qc = getattr(fit, "quadrature", None)
+    qc = fit.quadrature
     if qc is not None:
         extra["quadrature_error"] = qc.error
         extra["quadrature_points"] = (qc.nAGQ, qc.nAGQ_check)

@@ -29,33 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedlm.errors import MixedLMError
-
-
-def variance_parameter_names(fit: Any) -> list[str]:
-    """lme4's ``oldNames = FALSE`` names of the SD/correlation parameters (and ``sigma``), in θ's order.
-
-    Entry ``k`` describes the same term and position as ``θ_k``; repeated names (the
-    same column in two terms on one factor) get ``.1``, ``.2`` suffixes.
-    """
-    names: list[str] = []
-    for blk in fit.setup.re.blocks:
-        S = len(blk.names)
-        for j in range(S):
-            for i in range(j, S):
-                if i == j:
-                    names.append(f"sd_{blk.names[i]}|{blk.group}")
-                else:
-                    names.append(f"cor_{blk.names[i]}.{blk.names[j]}|{blk.group}")
-    seen: dict[str, int] = {}
-    for k, nm in enumerate(names):
-        if nm in seen:
-            seen[nm] += 1
-            names[k] = f"{nm}.{seen[nm]}"
-        else:
-            seen[nm] = 0
-    if fit._residual_sd is not None:
-        names.append("sigma")
-    return names
+from mixedlm.results.interface import MixedFit
 
 
 def perc_labels(level: float) -> list[str]:
@@ -79,29 +53,30 @@ def perc_labels(level: float) -> list[str]:
     return [f"{v:.{max(dec, 0)}f} %" for v in vals]
 
 
-def _all_names(fit: Any) -> list[str]:
-    return variance_parameter_names(fit) + list(fit.fixef().index)
+def _all_names(fit: MixedFit) -> list[str]:
+    return list(fit.sdcor().index) + list(fit.fixef().index)
 
 
-def _select_parm(fit: Any, parm: Any) -> list[str] | None:
+def _select_parm(fit: MixedFit, parm: Any) -> list[str] | None:
     """Validate ``parm`` (names, ``"theta_"``/``"beta_"``, 0-based positions) against the fit's parameters."""
     if parm is None:
         return None
-    from mixedlm.inference.profile import _select
+    from mixedlm.inference.profile import select_parameters
 
     names = _all_names(fit)
-    return _select(parm, names, names)
+    return select_parameters(parm, names, names)
 
 
-def confint(fit: Any, parm: Sequence[str] | str | None = None, level: float = 0.95,
+def confint(fit: MixedFit, parm: Sequence[str] | str | None = None, level: float = 0.95,
             method: str = "profile", nsim: int = 500, boot_type: str = "perc", seed: Any = None,
-            func: Callable[[Any], Any] | None = None, n_jobs: int = 1, progress: bool | None = None,
+            func: Callable[[MixedFit], Any] | None = None, n_jobs: int = 1, progress: bool | None = None,
             **kwargs: Any) -> pd.DataFrame:
     """Confidence intervals; see the module docstring.
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
+        A fitted model.
     parm : str or sequence of str, optional
         Parameters to report (default all): names as in the result, ``"theta_"`` (the
         variance parameters), ``"beta_"`` (the fixed effects), or 0-based positions.
@@ -152,11 +127,11 @@ def confint(fit: Any, parm: Sequence[str] | str | None = None, level: float = 0.
     return _confint_wald(fit, wanted, level)
 
 
-def _confint_wald(fit: Any, wanted: list[str] | None, level: float) -> pd.DataFrame:
+def _confint_wald(fit: MixedFit, wanted: list[str] | None, level: float) -> pd.DataFrame:
     fe = fit.fixef()
     se = np.sqrt(np.diag(fit.vcov().to_numpy()))
     z = stats.norm.ppf(0.5 + level / 2)
-    vnames = variance_parameter_names(fit)
+    vnames = list(fit.sdcor().index)
     rows = vnames + list(fe.index)
     lo = np.concatenate([np.full(len(vnames), np.nan), fe.to_numpy() - z * se])
     hi = np.concatenate([np.full(len(vnames), np.nan), fe.to_numpy() + z * se])
@@ -166,27 +141,20 @@ def _confint_wald(fit: Any, wanted: list[str] | None, level: float) -> pd.DataFr
     return out
 
 
-def boot_statistic(fit: Any) -> pd.Series:
+def boot_statistic(fit: MixedFit) -> pd.Series:
     """SDs/correlations (scaled as ``VarCorr``), ``sigma`` where the model has one, and fixed effects.
 
     The statistic ``confint(method="boot")`` bootstraps (lme4's default ``FUN``).
     """
-    from mixedlm.inference.profile import theta_to_sdcor
-
-    sd = theta_to_sdcor(fit.setup.re, fit.theta, float(fit._varcorr_scale))
-    vals = list(sd)
-    if fit._residual_sd is not None:
-        vals.append(float(fit._residual_sd))
-    fe = fit.fixef()
-    return pd.Series(np.concatenate([vals, fe.to_numpy()]), index=_all_names(fit))
+    return pd.concat([fit.sdcor(), fit.fixef().astype(float)])
 
 
-def _confint_boot(fit: Any, parm: Any, level: float, nsim: int, boot_type: str, seed: Any,
-                  func: Callable[[Any], Any] | None, n_jobs: int, progress: bool | None,
+def _confint_boot(fit: MixedFit, parm: Any, level: float, nsim: int, boot_type: str, seed: Any,
+                  func: Callable[[MixedFit], Any] | None, n_jobs: int, progress: bool | None,
                   kwargs: dict[str, Any]) -> pd.DataFrame:
-    from mixedlm.inference.bootstrap import _boot_type, bootMer
+    from mixedlm.inference.bootstrap import bootMer, check_boot_type
 
-    _boot_type(boot_type)
+    check_boot_type(boot_type)
     allowed = {"use_u", "re_form", "type", "backend", "calc_derivs"}
     unknown = set(kwargs) - allowed
     if unknown:

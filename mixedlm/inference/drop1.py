@@ -39,10 +39,11 @@ import pandas as pd
 from scipy import stats
 
 from mixedlm.errors import MixedLMError
+from mixedlm.results.calls import front_end
+from mixedlm.results.interface import MixedFit
 from mixedlm.inference.anova import (
     AnovaTable,
     _check_fit,
-    _is_glmm,
     model_npar,
     refitML,
 )
@@ -87,9 +88,9 @@ def _resolve_scope(scope: Any, labels: Sequence[str], default: Sequence[str]) ->
     return out
 
 
-def _call_for(fit: Any, data: Any) -> dict[str, Any]:
+def _call_for(fit: MixedFit, data: Any) -> dict[str, Any]:
     """The call to re-run for the reduced models (``data`` replaces the recorded data)."""
-    call = getattr(fit, "call", None)
+    call = fit.call
     if call:
         call = dict(call)
         if data is not None:
@@ -102,10 +103,10 @@ def _call_for(fit: Any, data: Any) -> dict[str, Any]:
     if frame.weights is not None or (bool(np.any(frame.offset != 0)) and not frame.parsed.offsets):
         raise MixedLMError("this model has no recorded call and uses prior weights or an offset argument; "
                            "refit it with lmer()/glmer() before calling drop1()")
-    if _is_glmm(fit):
+    if fit.isGLMM():
         return {"function": "glmer", "formula": fit.formula, "data": data, "family": fit.family,
                 "nAGQ": fit.nAGQ, "na_action": frame.na_action, "control": fit.control}
-    return {"function": "lmer", "formula": fit.formula, "data": data, "REML": fit.REML,
+    return {"function": "lmer", "formula": fit.formula, "data": data, "REML": fit.isREML(),
             "na_action": frame.na_action, "control": fit.control}
 
 
@@ -118,18 +119,13 @@ def _reduced_formula(formula: str, term_text: str) -> str:
     return f"{formula} - {term_text}"
 
 
-def _fit_call(call: dict[str, Any], **changes: Any) -> Any:
-    import mixedlm as mlm
-
+def _fit_call(call: dict[str, Any], **changes: Any) -> MixedFit:
     args = {k: v for k, v in call.items() if k != "function"}
     args.update(changes)
-    function = {"lmer": mlm.lmer, "glmer": mlm.glmer, "glmer_nb": mlm.glmer_nb}.get(call.get("function"))
-    if function is None:
-        raise MixedLMError(f"cannot refit a model made by {call.get('function')!r}")
-    return function(**args)
+    return front_end(call.get("function"))(**args)
 
 
-def drop1(fit: Any, scope: Any = None, test: str = "Chisq", k: float = 2.0, data: Any = None) -> AnovaTable:
+def drop1(fit: MixedFit, scope: Any = None, test: str = "Chisq", k: float = 2.0, data: Any = None) -> AnovaTable:
     """Single-term deletions of fixed-effects terms, each refitted by ML (lme4's ``drop1``).
 
     Parameters
@@ -176,7 +172,7 @@ def drop1(fit: Any, scope: Any = None, test: str = "Chisq", k: float = 2.0, data
     n0 = full.nobs
     ll = [float(full.logLik())]
     df = [model_npar(full)]
-    changes: dict[str, Any] = {} if _is_glmm(fit) else {"REML": False}
+    changes: dict[str, Any] = {} if fit.isGLMM() else {"REML": False}
     for label in chosen:
         reduced = _fit_call(call, formula=_reduced_formula(call["formula"], by_label[label].formula_text),
                             **changes)

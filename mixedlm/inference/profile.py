@@ -52,8 +52,7 @@ because NLopt's default first step (0.75 |x|) would otherwise stall BOBYQA.
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -69,95 +68,6 @@ FAILED = 1e15
 #: A profile point whose deviance is lower than the fit's by more than this is an error
 #: (the fit is not at its optimum); smaller decreases are optimizer noise and count as 0.
 LOWER_DEVIANCE_ERROR = 1e-3
-
-
-# ---------------------------------------------------------------------------------------
-# sdcor <-> θ (lme4's Cv_to_Sv / Sv_to_Cv)
-# ---------------------------------------------------------------------------------------
-
-def _psd_cholesky(C: np.ndarray) -> np.ndarray:
-    """Lower-triangular ``L`` with ``L Lᵀ = C`` for a positive *semi*-definite ``C``.
-
-    Zero pivots (a correlation of ±1, an SD of 0) give zero columns instead of a
-    failure, which is what a profile at a boundary needs.
-    """
-    S = C.shape[0]
-    if S == 1:
-        return np.sqrt(np.maximum(C, 0.0))
-    try:
-        return np.linalg.cholesky(C)
-    except np.linalg.LinAlgError:
-        pass
-    L = np.zeros_like(C)
-    for j in range(S):
-        d = C[j, j] - float(L[j, :j] @ L[j, :j])
-        if d > 1e-12 * max(abs(C[j, j]), 1e-300):
-            L[j, j] = math.sqrt(d)
-            L[j + 1:, j] = (C[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
-    return L
-
-
-def _lower_tri_pairs(S: int) -> list[tuple[int, int]]:
-    """(row, column) of the lower triangle in column-major order — lme4's θ/sdcor layout."""
-    return [(i, j) for j in range(S) for i in range(j, S)]
-
-
-def theta_to_sdcor(re: Any, theta: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Standard deviations and correlations of ``Var(b) = scale² Λ_θ Λ_θᵀ`` (lme4's ``Cv_to_Sv``).
-
-    Entry ``k`` of the result belongs to the same lme4 term and position as ``θ_k``:
-    per term, the lower triangle of the matrix with SDs on the diagonal and
-    correlations below it, column by column.  A correlation involving an SD of 0 is 0.
-    """
-    theta = np.asarray(theta, dtype=np.float64)
-    out = np.empty(re.n_theta)
-    for blk in re.blocks:
-        T = re.terms[blk.term_index].template(theta)
-        cols = np.asarray(blk.columns)
-        Tb = T[np.ix_(cols, cols)]
-        C = (scale * scale) * (Tb @ Tb.T)
-        sd = np.sqrt(np.maximum(np.diag(C), 0.0))
-        for k, (i, j) in enumerate(_lower_tri_pairs(len(cols))):
-            if i == j:
-                out[blk.theta_index[k]] = sd[i]
-            else:
-                den = sd[i] * sd[j]
-                out[blk.theta_index[k]] = C[i, j] / den if den > 0 else 0.0
-    return out
-
-
-def sdcor_to_theta(re: Any, sdcor: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Inverse of :func:`theta_to_sdcor`: ``θ`` from SDs/correlations (lme4's ``Sv_to_Cv``).
-
-    Per term ``Σ = D R D`` (``D`` the SDs, ``R`` the correlations) and the template
-    is the lower Cholesky factor of ``Σ / scale²`` (semi-definite when a correlation
-    is ±1 or an SD is 0).
-    """
-    v = np.asarray(sdcor, dtype=np.float64)
-    theta = np.empty(re.n_theta)
-    for blk in re.blocks:
-        S = len(blk.columns)
-        idx = blk.theta_index
-        if S == 1:
-            theta[idx[0]] = max(v[idx[0]], 0.0) / scale
-            continue
-        pairs = _lower_tri_pairs(S)
-        M = np.zeros((S, S))
-        for k, (i, j) in enumerate(pairs):
-            M[i, j] = v[idx[k]]
-        sd = np.diag(M).copy()
-        R = M + M.T
-        np.fill_diagonal(R, 1.0)
-        L = _psd_cholesky(R * np.outer(sd, sd) / (scale * scale))
-        for k, (i, j) in enumerate(pairs):
-            theta[idx[k]] = L[i, j]
-    return theta
-
-
-def sdcor_bounds(re: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds of the sdcor entries: SDs in ``[0, ∞)``, correlations in ``[−1, 1]``."""
-    diag = np.isfinite(re.lower)
-    return np.where(diag, 0.0, -1.0), np.where(diag, np.inf, 1.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -268,81 +178,6 @@ def back_spline(sp: PolySpline) -> PolySpline:
 
 
 # ---------------------------------------------------------------------------------------
-# deviance functions on the profiling scale
-# ---------------------------------------------------------------------------------------
-
-class LmmSdcorDeviance:
-    """ML deviance of a linear mixed model over ``(sdcor, σ)`` with β profiled out.
-
-    ``d(s, σ) = log|L_θ|² − Σ log w_i + r²(θ)/σ² + n log(2πσ²)``, ``θ = chol(Σ(s))/σ``
-    (lme4's ``devfun2``).  Its minimum over σ is the profiled ML deviance at θ.
-    """
-
-    def __init__(self, objective: Any, re: Any) -> None:
-        self.objective = objective
-        self.re = re
-        self.n = objective.n
-        self.ldW = float(objective.A.sum_log_weights)
-
-    def theta(self, par: np.ndarray) -> np.ndarray:
-        """θ for a parameter vector ``(sdcor, σ)``."""
-        return sdcor_to_theta(self.re, par[:-1], par[-1])
-
-    def __call__(self, par: np.ndarray) -> float:
-        par = np.asarray(par, dtype=np.float64)
-        sigma = float(par[-1])
-        if not (sigma > 0 and np.all(np.isfinite(par))):
-            return FAILED
-        pieces = self.objective._pieces(self.theta(par))
-        if pieces is None:
-            return FAILED
-        ldL2, _, pwrss = pieces
-        s2 = sigma * sigma
-        return ldL2 - self.ldW + pwrss / s2 + self.n * math.log(2.0 * math.pi * s2)
-
-
-class GlmmSdcorDeviance:
-    """Laplace / AGQ deviance of a GLMM over ``(sdcor, β)``."""
-
-    def __init__(self, objective: Any, re: Any) -> None:
-        self.objective = objective
-        self.re = re
-        self.n_theta = re.n_theta
-
-    def theta(self, par: np.ndarray) -> np.ndarray:
-        """θ for a parameter vector ``(sdcor, β)``."""
-        return sdcor_to_theta(self.re, par[:self.n_theta])
-
-    def __call__(self, par: np.ndarray) -> float:
-        par = np.asarray(par, dtype=np.float64)
-        if not np.all(np.isfinite(par)):
-            return FAILED
-        return float(self.objective.deviance(np.concatenate([self.theta(par), par[self.n_theta:]])))
-
-
-def _drop_fixed_column(A: Any, fw: float) -> Any:
-    """Cross-products of ``[Z X₋ⱼ (y − x_j fw)]`` from those of ``[Z X₋ⱼ x_j y]``.
-
-    ``A`` was built with ``x_j`` as the last column of ``X``; moving ``x_j fw`` into
-    the offset is the linear map ``[X₋ⱼ x_j y] ↦ [X₋ⱼ, y − fw x_j]``, applied to the
-    fixed rows and to ``[X y]'W[X y]`` without touching the data again.
-    """
-    p = A.p  # columns X₋ⱼ (p − 1) and x_j
-    fixed = []
-    for F in A.fixed:
-        G = np.empty((p, F.shape[1]))
-        G[:p - 1] = F[:p - 1]
-        G[p - 1] = F[p] - fw * F[p - 1]
-        fixed.append(G)
-    T = np.zeros((p + 1, p))
-    T[np.arange(p - 1), np.arange(p - 1)] = 1.0
-    T[p, p - 1] = 1.0
-    T[p - 1, p - 1] = -fw
-    FF = np.asfortranarray(T.T @ A.fixed_fixed @ T)
-    return replace(A, p=p - 1, fixed=fixed, fixed_fixed=FF)
-
-
-# ---------------------------------------------------------------------------------------
 # the profile object
 # ---------------------------------------------------------------------------------------
 
@@ -424,7 +259,7 @@ class Profile:
 
         if not 0 < level < 1:
             raise MixedLMError(f"level must be between 0 and 1, not {level!r}")
-        names = _select(parm, self.parameters, self.parameters)
+        names = select_parameters(parm, self.parameters, self.parameters)
         a = (1.0 - level) / 2.0
         zeta = stats.norm.ppf([a, 1.0 - a])
         out = np.full((len(names), 2), np.nan)
@@ -464,7 +299,7 @@ class Profile:
         return f"<Profile of {len(self.tables)} parameters: {', '.join(self.tables)}>"
 
 
-def _select(which: Any, names: Sequence[str], valid: Sequence[str]) -> list[str]:
+def select_parameters(which: Any, names: Sequence[str], valid: Sequence[str]) -> list[str]:
     """Parameter names from ``which``: None (all), names, ``"theta_"``/``"beta_"``, or 0-based positions."""
     if which is None:
         return list(names)
@@ -496,86 +331,6 @@ def _select(which: Any, names: Sequence[str], valid: Sequence[str]) -> list[str]
 # ---------------------------------------------------------------------------------------
 # profiling
 # ---------------------------------------------------------------------------------------
-
-@dataclass
-class _Problem:
-    """What profiling one model needs: deviance, optimum, bounds, optimizer settings."""
-
-    kind: str                       # "lmm" or "glmm"
-    names: list[str]                # all parameters (sdcor[, sigma], beta)
-    opt: np.ndarray                 # their values at the optimum
-    n_var: int                      # leading entries optimized by ``dev`` (LMM: sdcor + σ; GLMM: all)
-    dev: Callable[[np.ndarray], float]
-    base: float
-    lower: np.ndarray
-    upper: np.ndarray
-    optimizer: str
-    settings: dict[str, Any]
-    stderr: np.ndarray              # SEs of β (LMM fixed-effect steps)
-    setup: Any = None
-    theta_ml: np.ndarray | None = None
-    engine: str = "auto"
-    ml_objective: Any = None
-
-
-def _make_problem(fit: Any) -> _Problem:
-    """Set up the deviance on the profiling scale for an LMM or a GLMM fit."""
-    from mixedlm.inference.confint import variance_parameter_names
-    from mixedlm.results.glmer_result import GlmerFit
-
-    re = fit.setup.re
-    vnames = variance_parameter_names(fit)
-    fe = fit.fixef()
-    slo, sup = sdcor_bounds(re)
-    if isinstance(fit, GlmerFit):
-        from mixedlm.fitting.glmm import make_glmm_objective
-
-        if fit.family.has_scale:
-            raise MixedLMError("profiling a GLMM with an estimated scale parameter (Gamma, inverse Gaussian, "
-                               "Gaussian with a non-identity link) is not available (lme4 does not profile "
-                               "them either); use confint(method='Wald') or method='boot'")
-        if fit.nAGQ == 0:
-            raise MixedLMError("profile() needs the Laplace or adaptive Gauss-Hermite deviance over (θ, β); "
-                               "this model was fitted with nAGQ=0 — refit with nAGQ=1 (or use "
-                               "confint(method='Wald') / method='boot')")
-        control = replace(fit.control, calc_derivs=False)
-        obj = make_glmm_objective(fit.setup, nAGQ=fit.nAGQ, control=control)
-        dev = GlmmSdcorDeviance(obj, re)
-        opt = np.concatenate([theta_to_sdcor(re, fit.theta), fe.to_numpy()])
-        base = float(obj.deviance(np.concatenate([fit.theta, fe.to_numpy()])))
-        name = control.stage_optimizer(2)
-        settings = control.settings_for(name)
-        if "ftol_abs" in settings:
-            # the profile's constrained fits are not Newton-polished: use the tight tolerances that
-            # the fit's own optimizer leaves to its polish
-            settings.update(ftol_abs=min(settings["ftol_abs"], 1e-8), xtol_rel=min(settings["xtol_rel"], 1e-6))
-        return _Problem(kind="glmm", names=vnames + list(fe.index), opt=opt, n_var=opt.shape[0], dev=dev,
-                        base=base, lower=np.concatenate([slo, np.full(fe.shape[0], -np.inf)]),
-                        upper=np.concatenate([sup, np.full(fe.shape[0], np.inf)]), optimizer=name,
-                        settings=settings, stderr=np.zeros(0))
-    # linear mixed model: ML deviance (a REML fit is refitted by ML, as lme4's devfun2)
-    from mixedlm.fitting.lmm import make_lmm_objective, optimize_lmm
-
-    control = fit.control
-    obj = make_lmm_objective(fit.setup, REML=False, control=control)
-    if fit.REML:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            o = optimize_lmm(obj, fit.setup, control=replace(control, keep_log=False), start=fit.theta)
-        theta = np.array(o.final, dtype=np.float64)
-    else:
-        theta = fit.theta
-    sol = obj.solution(theta)
-    dev = LmmSdcorDeviance(obj, re)
-    opt = np.concatenate([theta_to_sdcor(re, theta, sol.sigma), [sol.sigma], sol.beta])
-    names = vnames + list(fe.index)
-    return _Problem(kind="lmm", names=names, opt=opt, n_var=re.n_theta + 1, dev=dev,
-                    base=float(sol.objective), lower=np.concatenate([slo, [0.0], np.full(sol.beta.shape[0], -np.inf)]),
-                    upper=np.concatenate([sup, [np.inf], np.full(sol.beta.shape[0], np.inf)]),
-                    optimizer=control.optimizer, settings=control.optimizer_settings(),
-                    stderr=np.sqrt(np.diag(sol.vcov_beta)), setup=fit.setup, theta_ml=theta,
-                    engine=control.engine, ml_objective=obj)
-
 
 class _Walker:
     """lme4's stepping rule (``nextpar``/``fillmat``) along one parameter.
@@ -685,14 +440,14 @@ def profile(fit: Any, which: Any = None, alphamax: float = 0.01, maxpts: int = 1
     -------
     Profile
     """
-    prob = _make_problem(fit)
+    prob = fit.profile_problem()
     P = len(prob.names)
-    selected = _select(which, prob.names, prob.names)
+    selected = select_parameters(which, prob.names, prob.names)
     cutoff = math.sqrt(stats.chi2.ppf(1.0 - alphamax, P))
     if delta is None:
         delta = cutoff * delta_cutoff
     # lme4's consistency check: the sdcor-scale deviance at the optimum equals the fit's
-    d_opt = prob.dev(prob.opt[:prob.n_var])
+    d_opt = prob.deviance_at(prob.opt)
     if not abs(d_opt - prob.base) <= 1e-5 * max(1.0, abs(prob.base)):
         raise MixedLMError(f"internal error: the deviance on the profiling scale ({d_opt}) differs from the "
                            f"fit's ({prob.base})")
@@ -758,12 +513,12 @@ def _monotone_stretch(zeta: np.ndarray, x: np.ndarray, x_hat: float) -> np.ndarr
     return mask
 
 
-def _profile_task(shared: tuple[_Problem, dict[str, Any]], w: int) -> tuple[list[np.ndarray], list[str]]:
+def _profile_task(shared: tuple[Any, dict[str, Any]], w: int) -> tuple[list[np.ndarray], list[str]]:
     prob, settings = shared
     return _profile_one(prob, settings, w)
 
 
-def _devdiff(prob: _Problem, fval: float, settings: dict[str, Any], messages: list[str], where: str) -> float:
+def _devdiff(prob: Any, fval: float, settings: dict[str, Any], messages: list[str], where: str) -> float:
     """``d̃(p) − d̂`` with lme4's checks; NaN when the optimization failed."""
     if not np.isfinite(fval) or fval >= FAILED:
         messages.append("NAs detected in profiling")
@@ -785,109 +540,34 @@ def _signed_root(dd: float, x: float, x_hat: float) -> float:
     return math.copysign(math.sqrt(dd), x - x_hat) if x != x_hat else 0.0
 
 
-def _zeta_function(prob: _Problem, settings: dict[str, Any], w: int,
+def _zeta_function(prob: Any, settings: dict[str, Any], w: int,
                    messages: list[str]) -> Callable[[float, np.ndarray], np.ndarray]:
     """``zeta(value, start_row)`` for parameter ``w``: the row ``[ζ, all parameters at the conditional optimum]``.
 
     ``start_row`` (a row of the same layout) gives the starting values of the other
-    parameters; linear-model fixed effects always start θ from the ML estimate (lme4).
+    parameters (:meth:`ProfileProblem.conditional_optimum`).
     """
-    from mixedlm.optim.registry import minimize
-
-    nv = prob.n_var
     name = prob.names[w]
-    if prob.kind == "lmm" and w >= nv:
-        from mixedlm.engines.lmm import LmmObjective
-
-        j = w - nv
-        setup = prob.setup
-        re = setup.re
-        X = setup.fe.X
-        p = X.shape[1]
-        keep = [k for k in range(p) if k != j]
-        Xr = np.asfortranarray(np.column_stack([X[:, keep], X[:, j]]))
-        A_full = setup.builder.build(Xr, setup.y, setup.frame.weights)
-        est = float(prob.opt[w])
-        n = A_full.n
-
-        def zeta_fixed(fw: float, _start_row: np.ndarray) -> np.ndarray:
-            obj = LmmObjective(re, _drop_fixed_column(A_full, fw), reml=False, engine=prob.engine)
-            row = np.full(1 + prob.opt.shape[0], np.nan)
-            row[1 + w] = fw
-            try:
-                res = minimize(obj, prob.theta_ml, re.lower, optimizer=prob.optimizer, keep_log=False,
-                               **prob.settings)
-                theta, fval = np.asarray(res.final, dtype=np.float64), float(res.fmin)
-                sol = obj.solution(theta)
-            except (np.linalg.LinAlgError, MixedLMError):
-                messages.append("NAs detected in profiling")
-                return row
-            dd = _devdiff(prob, fval, settings, messages, f"{name} = {fw:.6g}")
-            sig = math.sqrt(sol.pwrss / n)
-            beta = np.empty(p)
-            beta[keep] = sol.beta
-            beta[j] = fw
-            return np.concatenate([[_signed_root(dd, fw, est)], theta_to_sdcor(re, theta, sig), [sig], beta])
-
-        return zeta_fixed
-
     pw = float(prob.opt[w])
-    others = [i for i in range(nv) if i != w]
-    lo, up = prob.lower[others], prob.upper[others]
 
-    # NLopt's default initial step is 0.75 |x_i|: a start a hair above a bound (an SD
-    # that went to ~1e-5 at the previous point) makes BOBYQA's first steps so small that
-    # it stops at once.  Such starts are moved onto the bound (initial step 1 there).
-    near = 1e-3 * np.maximum(np.abs(prob.opt[others]), 1e-2)
-
-    def zeta(xx: float, start_row: np.ndarray) -> np.ndarray:
-        start = np.clip(start_row[1:][others], lo, up)
-        start = np.where(np.isfinite(lo) & (start - lo < near), lo, start)
-        start = np.where(np.isfinite(up) & (up - start < near), up, start)
-
-        def f(x: np.ndarray) -> float:
-            par = np.empty(nv)
-            par[w] = xx
-            par[others] = x
-            return prob.dev(par)
-
-        try:
-            res = minimize(f, start, lo, up, optimizer=prob.optimizer, keep_log=False, **prob.settings)
-            x, fval = np.asarray(res.final, dtype=np.float64), float(res.fmin)
-        except (MixedLMError, np.linalg.LinAlgError, RuntimeError, ValueError):
-            x, fval = np.full(len(others), np.nan), float("nan")
-        dd = _devdiff(prob, fval, settings, messages, f"{name} = {xx:.6g}")
-        par = np.empty(nv)
-        par[w] = xx
-        par[others] = x
-        if prob.kind == "lmm":  # append β̂(θ) at the conditional optimum
-            beta = np.full(prob.opt.shape[0] - nv, np.nan)
-            if np.all(np.isfinite(par)):
-                try:
-                    beta = prob.ml_objective.solution(prob.dev.theta(par)).beta
-                except (np.linalg.LinAlgError, MixedLMError):
-                    pass
-            par = np.concatenate([par, beta])
-        return np.concatenate([[_signed_root(dd, xx, pw)], par])
+    def zeta(value: float, start_row: np.ndarray) -> np.ndarray:
+        par, fval = prob.conditional_optimum(w, float(value), start_row[1:])
+        dd = _devdiff(prob, fval, settings, messages, f"{name} = {value:.6g}")
+        return np.concatenate([[_signed_root(dd, value, pw)], par])
 
     return zeta
 
 
-def _profile_one(prob: _Problem, settings: dict[str, Any], w: int) -> tuple[list[np.ndarray], list[str]]:
+def _profile_one(prob: Any, settings: dict[str, Any], w: int) -> tuple[list[np.ndarray], list[str]]:
     """All points of the profile of parameter ``w`` (both directions) and any messages."""
     messages: list[str] = []
     zeta = _zeta_function(prob, settings, w, messages)
-    nv = prob.n_var
     pw = float(prob.opt[w])
     lowcut, upcut = float(prob.lower[w]), float(prob.upper[w])
     walker = _Walker(1 + w, lowcut, upcut, settings["delta"], settings["cutoff"], settings["maxpts"],
                      settings["maxmult"])
     opt_row = np.concatenate([[0.0], prob.opt])
-    if prob.kind == "lmm" and w >= nv:
-        first_x = pw + settings["delta"] * float(prob.stderr[w - nv])
-    else:
-        first_x = min(upcut, max(lowcut, 0.001 if pw == 0 else pw * 1.01))
-    first = zeta(first_x, opt_row)
+    first = zeta(prob.first_value(w, settings["delta"]), opt_row)
     up = walker.fill([opt_row, first], zeta)[1:]
     rows = [opt_row] + _repair(up, zeta, 1 + w)
     if pw > lowcut:
@@ -912,8 +592,8 @@ def profile_zeta(fit: Any, parm: str, values: Sequence[float], devtol: float = 1
     pandas.DataFrame
         Columns ``.zeta`` and every parameter at the conditional optimum, one row per value.
     """
-    prob = _make_problem(fit)
-    w = prob.names.index(_select(parm, prob.names, prob.names)[0])
+    prob = fit.profile_problem()
+    w = prob.names.index(select_parameters(parm, prob.names, prob.names)[0])
     messages: list[str] = []
     settings = dict(devtol=devtol)
     zeta = _zeta_function(prob, settings, w, messages)

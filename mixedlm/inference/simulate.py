@@ -17,7 +17,8 @@ with ``s = σ̂`` for linear models and GLMMs with a scale parameter (the scale 
   ``φ = σ̂²``.
 
 Defaults follow lme4: ``re_form=None`` is lme4's default ``re.form = NA`` — condition
-on nothing, every random effect is new (the parametric bootstrap's model).
+on nothing, every random effect is new (the parametric bootstrap's model).  The draw itself is the fit's
+:meth:`~mixedlm.results.interface.MixedFit.simulate_response`.
 ``use_u=True`` (lme4's ``use.u = TRUE``, i.e. ``re.form = NULL``) conditions on all
 of them; a formula such as ``"~(1 | Subject)"`` conditions on the terms of the
 grouping factors it names.  (``predict`` reads ``re_form=None`` the other way round,
@@ -36,9 +37,10 @@ import numpy as np
 import pandas as pd
 
 from mixedlm.errors import MixedLMError
+from mixedlm.results.interface import MixedFit
 
 
-def _conditioned_groups(fit: Any, re_form: Any, use_u: bool) -> set[str]:
+def _conditioned_groups(fit: MixedFit, re_form: Any, use_u: bool) -> set[str]:
     """Grouping factors whose conditional modes are kept (the others get new random effects)."""
     all_groups = {t.group for t in fit.setup.re.terms}
     if use_u:
@@ -47,7 +49,7 @@ def _conditioned_groups(fit: Any, re_form: Any, use_u: bool) -> set[str]:
         return all_groups
     if re_form is None:
         return set()
-    groups = fit._re_form_groups(re_form)
+    groups = fit.re_form_groups(re_form)
     return all_groups if groups is None else set(groups)
 
 
@@ -58,39 +60,14 @@ def _rng(seed: Any) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def simulate_response(fit: Any, rng: np.random.Generator, conditioned: set[str]) -> np.ndarray:
-    """One simulated response vector on the fitted rows (binomial: proportions of successes)."""
-    from mixedlm.results.glmer_result import GlmerFit
-
-    eta = fit._linear_predictor(conditioned)
-    scale = float(fit._varcorr_scale)
-    theta = fit.theta
-    for t in fit.setup.re.terms:
-        if t.group in conditioned:
-            continue
-        u = rng.standard_normal((t.nlev, t.S))
-        b = scale * (u @ t.template(theta).T)
-        eta = eta + np.einsum("ns,ns->n", t.Z, b[t.codes])
-    if isinstance(fit, GlmerFit):
-        fam = fit.family
-        mu = fam.link.linkinv(eta)
-        phi = fit.sigma ** 2 if fam.has_scale else 1.0
-        return np.asarray(fam.simulate(mu, fit.setup.prior_weights, rng, scale=phi), dtype=np.float64)
-    w = fit.setup.frame.weights
-    eps = rng.standard_normal(eta.shape[0])
-    if w is not None:
-        w = np.asarray(w, dtype=np.float64)
-        eps = eps / np.sqrt(np.where(w > 0, w, np.inf))
-    return eta + fit.sigma * eps
-
-
-def simulate(fit: Any, nsim: int = 1, seed: Any = None, re_form: Any = None,
+def simulate(fit: MixedFit, nsim: int = 1, seed: Any = None, re_form: Any = None,
              use_u: bool = False) -> pd.DataFrame:
     """Simulate ``nsim`` responses from the fitted model (lme4's ``simulate``); see the module docstring.
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
+        A fitted model (:func:`mixedlm.lmer`, :func:`mixedlm.glmer`).
     nsim : int
         Number of simulated responses.
     seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
@@ -116,6 +93,6 @@ def simulate(fit: Any, nsim: int = 1, seed: Any = None, re_form: Any = None,
     rng = _rng(seed)
     cols = {}
     for i in range(int(nsim)):
-        cols[f"sim_{i + 1}"] = fit._pad(simulate_response(fit, rng, conditioned), f"sim_{i + 1}")
+        cols[f"sim_{i + 1}"] = fit.pad(fit.simulate_response(rng, conditioned), f"sim_{i + 1}")
     return pd.DataFrame(cols)
 

@@ -53,6 +53,11 @@ _NLOPT_MESSAGES = {
 }
 
 
+def is_nlopt(name: str) -> bool:
+    """Whether the registered optimizer ``name`` is one of NLopt's (it takes NLopt's tolerances)."""
+    return name in _NLOPT_ALGORITHMS
+
+
 def available_optimizers() -> list[str]:
     """Names accepted by :func:`minimize` (NLopt ones first; lme4's default first of all)."""
     return list(_NLOPT_ALGORITHMS) + list(_SCIPY_METHODS)

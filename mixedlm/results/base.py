@@ -18,16 +18,31 @@ import pandas as pd
 from mixedlm.errors import MixedLMError, warn_at_caller
 
 
+#: Finite-difference step of the Richardson derivatives at the optimum, in standard errors per parameter.
+HESSIAN_STEP = 5e-3
+
+
+def _settings_ok(name: str, opt_ctrl: dict[str, Any]) -> dict[str, Any]:
+    """Keep only the entries of ``opt_ctrl`` that optimizer ``name`` accepts (lme4's allFit sanitizes too)."""
+    from mixedlm.optim.registry import NLOPT_DEFAULTS, is_nlopt
+
+    ok = set(NLOPT_DEFAULTS) if is_nlopt(name) else {"maxfun", "options"}
+    return {k: v for k, v in opt_ctrl.items() if k in ok}
+
+
 class MixedModelFit:
     """Base of :class:`~mixedlm.results.lmer_result.LmerFit` and :class:`~mixedlm.results.glmer_result.GlmerFit`.
 
-    Subclasses set ``setup`` (with ``frame``, ``fe``, ``re``), ``_theta``, ``_beta``,
-    ``_b`` (conditional modes per term, factorization order, ``(ℓ_k, S_k)``) and
-    implement ``_vcov_beta()``, ``_cond_var_terms()``, ``_varcorr_scale`` and
-    ``_linkinv``.
+    Subclasses set ``setup`` (with ``frame``, ``fe``, ``re``), ``control``, ``_theta``,
+    ``_beta``, ``_b`` (conditional modes per term, factorization order, ``(ℓ_k, S_k)``)
+    and implement the rest of :class:`~mixedlm.results.interface.MixedFit`
+    (``_vcov_beta()``, ``_cond_var_terms()``, ``variance_scale``, ``npar``, ``refit``,
+    ``optimum``, ``profile_problem``, ``_draw_response``, …).
     """
 
     setup: Any
+    control: Any
+    call: dict[str, Any] | None = None
     _theta: np.ndarray
     _beta: np.ndarray
     _b: list[np.ndarray]
@@ -42,6 +57,28 @@ class MixedModelFit:
     def theta_names(self) -> list[str]:
         """lme4's names of the θ entries."""
         return list(self.setup.re.theta_names)
+
+    @property
+    def lower(self) -> np.ndarray:
+        """Lower bounds of θ (0 for diagonal entries, −∞ below the diagonal; MixedModels.jl's ``lowerbd``)."""
+        return self.setup.re.lower.copy()
+
+    def sdcor(self) -> pd.Series:
+        """The variance parameters on lme4's sdcor scale, then ``sigma`` when the model has a scale.
+
+        Per random-effects block with covariance ``Σ = s² T Tᵀ`` (``T`` the block's relative
+        Cholesky template at θ̂, ``s`` = :attr:`variance_scale`), the lower triangle column
+        by column: ``sd_i = sqrt(Σ_ii)`` on the diagonal, ``cor_ij = Σ_ij / (sd_i sd_j)``
+        below it; named as lme4's ``confint(oldNames = FALSE)`` (``sd_Days|Subject``,
+        ``cor_Days.(Intercept)|Subject``; :mod:`mixedlm.design.sdcor`).
+        """
+        from mixedlm.design.sdcor import theta_to_sdcor, variance_parameter_names
+
+        vals = list(theta_to_sdcor(self.setup.re, self._theta, float(self.variance_scale)))
+        if self.residual_sd is not None:
+            vals.append(float(self.residual_sd))
+        return pd.Series(vals, index=variance_parameter_names(self.setup.re, self.residual_sd is not None),
+                         dtype=float)
 
     @property
     def nobs(self) -> int:
@@ -80,17 +117,22 @@ class MixedModelFit:
         return pd.DataFrame(self._vcov_beta(use_hessian), index=names, columns=names)
 
     def AIC(self) -> float:
-        """Akaike information criterion ``−2 logLik + 2 df`` (REML log-likelihood for REML fits)."""
-        return -2.0 * self.logLik() + 2.0 * self._df()
+        """Akaike information criterion ``−2 logLik + 2 npar`` (REML log-likelihood for REML fits)."""
+        return -2.0 * self.logLik() + 2.0 * self.npar
 
     def BIC(self) -> float:
-        """Bayesian information criterion ``−2 logLik + log(n) df``."""
-        return -2.0 * self.logLik() + math.log(self.nobs) * self._df()
+        """Bayesian information criterion ``−2 logLik + log(n) npar``."""
+        return -2.0 * self.logLik() + math.log(self.nobs) * self.npar
 
     @property
     def df_residual(self) -> int:
-        """Residual degrees of freedom, ``n − (number of parameters)``, as lme4."""
-        return self.nobs - self._df()
+        """Residual degrees of freedom, ``n − npar``, as lme4."""
+        return self.nobs - self.npar
+
+    @property
+    def npar(self) -> int:  # pragma: no cover - abstract
+        """Number of estimated parameters (β, θ, the scale, a negative-binomial θ): lme4's ``df`` of ``logLik``."""
+        raise NotImplementedError
 
     def _vcov_beta(self, use_hessian: bool | None = None) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -99,13 +141,14 @@ class MixedModelFit:
         raise NotImplementedError
 
     @property
-    def _varcorr_scale(self) -> float:  # pragma: no cover - abstract
+    def variance_scale(self) -> float:  # pragma: no cover - abstract
+        """The factor ``s`` of ``Var(b) = s² ΛΛᵀ``: σ̂ for models with a scale parameter, else 1."""
         raise NotImplementedError
 
     @property
-    def _residual_sd(self) -> float | None:
+    def residual_sd(self) -> float | None:
         """Residual SD shown in ``VarCorr`` (None for families without a scale parameter)."""
-        return self._varcorr_scale
+        return self.variance_scale
 
     def _linkinv(self, eta: np.ndarray) -> np.ndarray:
         """Inverse link (identity for linear models)."""
@@ -166,12 +209,12 @@ class MixedModelFit:
         from mixedlm.results.varcorr import VarCorr, VarCorrGroup
 
         groups = []
-        s2 = self._varcorr_scale ** 2
+        s2 = self.variance_scale ** 2
         for blk in self.setup.re.blocks:
             T = self.setup.re.terms[blk.term_index].template(self._theta)
             cov = s2 * (T @ T.T)[np.ix_(blk.columns, blk.columns)]
             groups.append(VarCorrGroup(group=blk.group, names=list(blk.names), cov=cov))
-        return VarCorr(groups, sigma=self._residual_sd)
+        return VarCorr(groups, sigma=self.residual_sd)
 
     def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile", **kwargs: Any) -> pd.DataFrame:
         """Confidence intervals: ``"profile"`` (default, as lme4), ``"Wald"`` or ``"boot"``.
@@ -212,17 +255,70 @@ class MixedModelFit:
 
         return allFit(self, optimizers=optimizers, data=data, **kwargs)
 
-    def refit(self, newresp: Any) -> "MixedModelFit":
-        """Refit to a new response with the same design; see :func:`mixedlm.inference.refit.refit`."""
-        from mixedlm.inference.refit import refit
-
-        return refit(self, newresp)
-
     def update(self, formula: str | None = None, **changes: Any) -> "MixedModelFit":
-        """Refit with changed arguments (R's ``update``); see :func:`mixedlm.inference.refit.update`."""
-        from mixedlm.inference.refit import update
+        """Re-run the model's recorded call with changed arguments (R's ``update``).
 
-        return update(self, formula=formula, **changes)
+        Parameters
+        ----------
+        formula : str, optional
+            A new formula, or an update in R's notation (``". ~ . - Days"``).
+        **changes
+            Any argument of the front end that made the fit (``lmer`` / ``glmer`` /
+            ``glmer_nb``: ``data``, ``REML``, ``weights``, ``family``, ``nAGQ``,
+            ``control``, ...).
+        """
+        from mixedlm.formula.update import update_formula
+        from mixedlm.results.calls import front_end
+
+        call = self.call
+        if not call:
+            raise MixedLMError("this model has no recorded call (it was built with the staged API or by "
+                               "refit(), whose response is not in the original data); call lmer()/glmer() "
+                               "again instead")
+        args = {k: v for k, v in call.items() if k != "function"}
+        unknown = set(changes) - set(args)
+        if unknown:
+            raise MixedLMError(f"update() got unknown argument(s) {sorted(unknown)}; "
+                               f"{call['function']}() takes {sorted(args)}")
+        args.update(changes)
+        if formula is not None:
+            args["formula"] = update_formula(call["formula"], formula)
+        return front_end(call["function"])(**args)
+
+    def _start_for(self, start: Any) -> Any:
+        """A refit's start: ``"estimates"`` (this fit's), ``"call"`` (the recorded call's) or the values given."""
+        if isinstance(start, str):
+            if start == "estimates":
+                return self._estimates_start()
+            if start == "call":
+                return (self.call or {}).get("start")
+            raise MixedLMError(f"start must be 'estimates', 'call' or values, not {start!r}")
+        return start
+
+    def _estimates_start(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def simulate_response(self, rng: np.random.Generator, groups: set[str] | None) -> np.ndarray:
+        """One simulated response on the fitted rows (binomial: proportions of successes).
+
+        The random effects of the grouping factors in ``groups`` are kept at their
+        conditional modes; every other term gets new ones, ``b* = s Λ_k(θ̂) u*``,
+        ``u* ~ N(0, I)`` (``s`` = :attr:`variance_scale`); the response is then drawn
+        given the linear predictor by :meth:`_draw_response`.
+        """
+        groups = set() if groups is None else set(groups)
+        eta = self.linear_predictor(groups)
+        scale = float(self.variance_scale)
+        for t in self.setup.re.terms:
+            if t.group in groups:
+                continue
+            u = rng.standard_normal((t.nlev, t.S))
+            b = scale * (u @ t.template(self._theta).T)
+            eta = eta + np.einsum("ns,ns->n", t.Z, b[t.codes])
+        return self._draw_response(eta, rng)
+
+    def _draw_response(self, eta: np.ndarray, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
 
     @cached_property
     def convergence(self) -> Any:
@@ -262,7 +358,7 @@ class MixedModelFit:
         return bool(np.any(self._theta[diag] < tol))
 
     # ----------------------------------------------------- per-row outputs
-    def _pad(self, values: np.ndarray, name: str) -> pd.Series:
+    def pad(self, values: np.ndarray, name: str) -> pd.Series:
         """Per-row values as a Series: used rows only ("omit"/"fail"), or padded with NaN ("exclude")."""
         frame = self.setup.frame
         if frame.na_action == "exclude":
@@ -271,17 +367,17 @@ class MixedModelFit:
             return pd.Series(full, index=frame.index, name=name)
         return pd.Series(values, index=frame.index[frame.used_rows], name=name)
 
-    def _linear_predictor(self, include: set[str] | None = None) -> np.ndarray:
-        """``Xβ + offset + Σ_k Z_k b_k`` on the fitted rows (``include`` = groups, None = all)."""
+    def linear_predictor(self, groups: set[str] | None = None) -> np.ndarray:
+        """``Xβ + offset + Σ_k Z_k b_k`` on the fitted rows, over the grouping factors ``groups`` (None = all)."""
         eta = self.setup.fe.X @ self._beta + self.setup.frame.offset
         for k, t in enumerate(self.setup.re.terms):
-            if include is not None and t.group not in include:
+            if groups is not None and t.group not in groups:
                 continue
             eta = eta + np.einsum("ns,ns->n", t.Z, self._b[k][t.codes])
         return eta
 
     # ------------------------------------------------------------- predict
-    def _re_form_groups(self, re_form: Any) -> set[str] | None:
+    def re_form_groups(self, re_form: Any) -> set[str] | None:
         """Groups to include for ``re_form``: None → all, ``"~0"``/NA → none, a formula → its bars."""
         if re_form is None:
             return None
@@ -346,7 +442,7 @@ class MixedModelFit:
     @property
     def _prediction_scale2(self) -> float:
         """σ² multiplying ``M⁻¹`` in prediction variances (1 for families without a scale)."""
-        return self._varcorr_scale ** 2
+        return self.variance_scale ** 2
 
     def _joint_factor(self) -> Any:  # pragma: no cover - abstract
         """A Cholesky engine factored at the estimates for the joint (random, fixed) system."""
@@ -404,7 +500,7 @@ class MixedModelFit:
             raise MixedLMError(f"interval must be None, 'confidence' or 'prediction', not {interval!r}")
         if not 0 < level < 1:
             raise MixedLMError(f"level must be between 0 and 1, not {level!r}")
-        include = self._re_form_groups(re_form)
+        include = self.re_form_groups(re_form)
         if newdata is not None:
             from mixedlm.design.frame import as_pandas_frame
 
@@ -418,7 +514,7 @@ class MixedModelFit:
             eta = eta + contrib
         want_se = se_fit or interval is not None
         se = self._prediction_se(X, parts) if want_se else None
-        glmm = hasattr(self, "family")
+        glmm = self.isGLMM()
         if interval == "prediction":
             if glmm and self.family.name != "gaussian":
                 raise MixedLMError("prediction intervals are defined for linear mixed models; for a GLMM use "
@@ -449,8 +545,8 @@ class MixedModelFit:
                 out["lwr"], out["upr"] = eta - z * se_int, eta + z * se_int
         if newdata is None:
             if not want_se:
-                return self._pad(out["fit"], "predict")
-            cols = {k: self._pad(v, k) for k, v in out.items()}
+                return self.pad(out["fit"], "predict")
+            cols = {k: self.pad(v, k) for k, v in out.items()}
             return pd.DataFrame(cols)
         if usable is not None and not usable.all():
             for key in out:

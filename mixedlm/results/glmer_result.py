@@ -19,10 +19,8 @@ from mixedlm.errors import (
 )
 from mixedlm.fitting.control import GlmerControl
 from mixedlm.optim.derivatives import HessianEstimate, richardson_hessian
-from mixedlm.results.base import MixedModelFit
-
-#: Finite-difference step of :attr:`GlmerFit.hessian_estimate`, in standard errors per parameter.
-HESSIAN_STEP = 5e-3
+from mixedlm.results.base import HESSIAN_STEP, MixedModelFit, _settings_ok
+from mixedlm.results.interface import Optimum
 
 
 class GlmerFit(MixedModelFit):
@@ -156,13 +154,166 @@ class GlmerFit(MixedModelFit):
         return math.sqrt((self._state.wrss + self._state.sqrL) / self.nobs)
 
     @property
-    def _varcorr_scale(self) -> float:
-        # lme4 scales the random-effects covariance by σ² for families with a scale parameter
+    def variance_scale(self) -> float:
+        """σ̂ for families with a scale parameter (lme4 scales the random-effects covariance by σ²), else 1."""
         return self.sigma
 
     @property
-    def _residual_sd(self) -> float | None:
+    def residual_sd(self) -> float | None:
+        """σ̂ for families with a scale parameter, else None."""
         return self.sigma if self.family.has_scale else None
+
+    # -------------------------------------------------------- the interface
+    def isREML(self) -> bool:
+        """False: GLMMs are fitted by maximum likelihood."""
+        return False
+
+    def isGLMM(self) -> bool:
+        """True (lme4's ``isGLMM``)."""
+        return True
+
+    @property
+    def optinfo(self) -> Any:
+        """The final optimizer stage's :class:`~mixedlm.optim.optsummary.OptSummary` (stage 1 for ``nAGQ = 0``)."""
+        return self.opt if self.opt is not None else self.opt_stage1
+
+    @property
+    def fitted_values(self) -> np.ndarray:
+        """The fitted means ``μ̂`` on the fitted rows (not padded)."""
+        return self._state.mu
+
+    def model_response(self) -> tuple[np.ndarray, np.ndarray]:
+        """The response on the family's scale (binomial: proportions) and the prior weights (trials)."""
+        pirls = self.objective.pirls
+        return pirls.y, pirls.a
+
+    def _estimates_start(self) -> dict[str, np.ndarray]:
+        return {"theta": self.theta, "fixef": self.fixef().to_numpy()}
+
+    def refit(self, newresp: Any = None, *, control: Any = None, start: Any = "estimates") -> "GlmerFit":
+        """Fit the same model again (lme4's ``refit``): to a new response, or with other settings.
+
+        Parameters
+        ----------
+        newresp : array-like, optional
+            A new response (rows as fitted): on the family's scale (binomial: the
+            proportion of successes), or for binomial models an ``(n, 2)`` array of
+            successes and failures whose row sums are the trials.  The refit's recorded
+            call is then None.  A negative-binomial θ stays fixed at this fit's value.
+        control : GlmerControl, optional
+            Other settings; default this fit's.
+        start : "estimates", "call", or θ / ``{"theta", "fixef"}``
+            The optimizer's start.  From this fit's estimates (default) the ``nAGQ = 0``
+            stage is skipped.
+        """
+        from dataclasses import replace
+
+        from mixedlm.fitting.glmm import fit_glmm_stages, with_response
+
+        control = control or self.control
+        setup = self.setup
+        if newresp is not None:
+            y = np.asarray(newresp, dtype=np.float64)
+            if y.ndim == 2:
+                if y.shape[1] != 2:
+                    raise MixedLMError("a two-column newresp must hold successes and failures")
+                trials = y.sum(axis=1)
+                if not np.allclose(trials, setup.prior_weights):
+                    raise MixedLMError("successes + failures in newresp must equal the trials of the fitted model")
+                y = np.where(trials > 0, y[:, 0] / np.where(trials > 0, trials, 1.0), 0.0)
+            setup = with_response(setup, y)
+        run = control
+        if isinstance(start, str) and start == "estimates" and self.nAGQ != 0:
+            run = replace(control, nAGQ0initStep=False)
+        objective, o1, o2, history = fit_glmm_stages(setup, nAGQ=self.nAGQ, control=run,
+                                                     start=self._start_for(start), max_points=None)
+        new = wrap_glmm(setup, objective, o1, o2, control=control, agq_history=history)
+        if newresp is None and self.call:
+            new.call = dict(self.call, control=control)
+        return new
+
+    def refitML(self) -> "GlmerFit":
+        """Itself: a GLMM is an ML fit."""
+        return self
+
+    def optimizer_control(self, name: str, stages: str = "second", maxfun: int | None = None) -> GlmerControl:
+        """This fit's control with optimizer ``name`` in stage 2 (``stages="second"``) or both (``"both"``).
+
+        ``nAGQ = 0`` fits have one stage, which gets ``name``.
+        """
+        from dataclasses import replace
+
+        ctrl = self.control
+        changes: dict[str, Any] = {"opt_ctrl": _settings_ok(name, ctrl.opt_ctrl)}
+        if maxfun is not None:
+            changes["maxfun"] = int(maxfun)
+        if stages == "both" or self.nAGQ == 0:
+            changes["optimizer"] = (name, name) if self.nAGQ else name
+        else:
+            changes["optimizer"] = (ctrl.stage_optimizer(1), name)
+        return replace(ctrl, **changes)
+
+    def _draw_response(self, eta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A draw from the family at ``μ* = g⁻¹(η*)`` (binomial: proportions; dispersion ``φ = σ̂²``)."""
+        fam = self.family
+        phi = self.sigma ** 2 if fam.has_scale else 1.0
+        return np.asarray(fam.simulate(fam.link.linkinv(eta), self.setup.prior_weights, rng, scale=phi),
+                          dtype=np.float64)
+
+    def optimum(self) -> Optimum:
+        """The final stage's criterion: the Laplace / AGQ deviance over (θ, β), or over θ for ``nAGQ = 0``.
+
+        The function is a fresh objective of the same model (its PIRLS state is its own).
+        """
+        from mixedlm.fitting.glmm import make_glmm_objective
+
+        obj = make_glmm_objective(self.setup, nAGQ=self.nAGQ, control=self.control, max_points=None)
+        obj.u_anchor, obj.eta_anchor = self.objective.u_anchor, self.objective.eta_anchor
+        scale = self.parameter_scale()
+        if self.opt is None:
+            return Optimum(fun=obj.deviance_theta, x=self.theta, value=float(self._objective_value),
+                           names=self.theta_names, lower=self.lower, scale=scale)
+        lower = np.concatenate([self.lower, np.full(self.setup.fe.p, -np.inf)])
+        return Optimum(fun=obj.deviance, x=self._par.copy(), value=float(self._objective_value),
+                       names=self.theta_names + list(self.setup.fe.names), lower=lower, scale=scale)
+
+    @cached_property
+    def _fresh_derivatives(self) -> HessianEstimate:
+        o = self.optimum()
+        return richardson_hessian(o.fun, o.x, HESSIAN_STEP * o.scale, f0=o.value)
+
+    def derivatives(self) -> HessianEstimate:
+        """Richardson gradient and Hessian of :meth:`optimum`'s criterion (the cached
+        :attr:`hessian_estimate` over (θ, β); over θ for ``nAGQ = 0``; computed when
+        ``calc_derivs=False``)."""
+        if self.opt is not None and self.hessian_estimate is not None:
+            return self.hessian_estimate
+        return self._fresh_derivatives
+
+    def RX(self) -> np.ndarray:
+        """``R_X`` with ``R_XᵀR_X = (vcov(use_hessian=False))⁻¹`` (lme4's ``getME(, "RX")``)."""
+        M = np.linalg.inv(self._vcov_rx)
+        return np.linalg.cholesky(0.5 * (M + M.T)).T
+
+    def profile_problem(self) -> Any:
+        """The Laplace / AGQ deviance over (sdcor, β) on a fresh objective."""
+        from dataclasses import replace
+
+        from mixedlm.fitting.glmm import make_glmm_objective
+        from mixedlm.fitting.profiling import GlmmProfileProblem
+
+        if self.family.has_scale:
+            raise MixedLMError("profiling a GLMM with an estimated scale parameter (Gamma, inverse Gaussian, "
+                               "Gaussian with a non-identity link) is not available (lme4 does not profile "
+                               "them either); use confint(method='Wald') or method='boot'")
+        if self.nAGQ == 0:
+            raise MixedLMError("profile() needs the Laplace or adaptive Gauss-Hermite deviance over (θ, β); "
+                               "this model was fitted with nAGQ=0 — refit with nAGQ=1 (or use "
+                               "confint(method='Wald') / method='boot')")
+        control = replace(self.control, calc_derivs=False)
+        obj = make_glmm_objective(self.setup, nAGQ=self.nAGQ, control=control, max_points=None)
+        return GlmmProfileProblem(obj, self.setup.re, self.theta, self.fixef().to_numpy(),
+                                  list(self.setup.fe.names), control)
 
     def _linkinv(self, eta: np.ndarray) -> np.ndarray:
         return self.family.link.linkinv(eta)
@@ -234,8 +385,9 @@ class GlmerFit(MixedModelFit):
         return out
 
     # ------------------------------------------------------ likelihoods
-    def _df(self) -> int:
-        # lme4 counts the scale parameter, and the θ of a negative-binomial family
+    @property
+    def npar(self) -> int:
+        """β and θ, plus the scale parameter or a negative-binomial θ (as lme4 counts)."""
         extra = 1 if self.family.has_scale or self.family.name.startswith("Negative Binomial") else 0
         return self.setup.fe.p + self.setup.re.n_theta + extra
 
@@ -277,7 +429,7 @@ class GlmerFit(MixedModelFit):
     # ------------------------------------------------------ per-row outputs
     def fitted(self) -> pd.Series:
         """Fitted means ``μ̂ = g⁻¹(η̂)`` (lme4's ``fitted``)."""
-        return self._pad(self._state.mu, "fitted")
+        return self.pad(self._state.mu, "fitted")
 
     def residuals(self, type: str = "deviance", scaled: bool = False) -> pd.Series:
         """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"``, ``"response"`` or ``"working"``."""
@@ -295,7 +447,7 @@ class GlmerFit(MixedModelFit):
         else:
             raise MixedLMError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', "
                                f"not {type!r}")
-        return self._pad(r, "residuals")
+        return self.pad(r, "residuals")
 
     # ------------------------------------------------------------- checks
     def warn_separation(self) -> None:

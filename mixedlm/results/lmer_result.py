@@ -13,9 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from functools import cached_property
+
+from mixedlm.engines.glmm import theta_scale
 from mixedlm.errors import MixedLMError
 from mixedlm.fitting.control import LmerControl
-from mixedlm.results.base import MixedModelFit
+from mixedlm.optim.derivatives import HessianEstimate, richardson_hessian
+from mixedlm.results.base import HESSIAN_STEP, MixedModelFit, _settings_ok
+from mixedlm.results.interface import Optimum
 
 
 class LmerFit(MixedModelFit):
@@ -68,11 +73,156 @@ class LmerFit(MixedModelFit):
         return self.objective.cond_var(self._theta, self.sigma)
 
     @property
-    def _varcorr_scale(self) -> float:
+    def variance_scale(self) -> float:
+        """σ̂: ``Var(b) = σ² ΛΛᵀ``."""
         return self.sigma
 
+    # -------------------------------------------------------- the interface
+    family = None
+    nAGQ = None
+
+    def isREML(self) -> bool:
+        """True for a REML fit (lme4's ``isREML``)."""
+        return self.REML
+
+    def isGLMM(self) -> bool:
+        """False: a linear mixed model (lme4's ``isGLMM``)."""
+        return False
+
+    @property
+    def optinfo(self) -> Any:
+        """The optimizer's :class:`~mixedlm.optim.optsummary.OptSummary`."""
+        return self.opt
+
+    @property
+    def fitted_values(self) -> np.ndarray:
+        """``Xβ̂ + Zb̂ + offset`` on the fitted rows (not padded)."""
+        return self.linear_predictor()
+
+    def model_response(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The response as fitted (offset not subtracted) and the prior weights (None if none)."""
+        w = self.setup.frame.weights
+        return (np.asarray(self.setup.frame.y, dtype=np.float64),
+                None if w is None else np.asarray(w, dtype=np.float64))
+
+    def _estimates_start(self) -> np.ndarray:
+        return self.theta
+
+    def refit(self, newresp: Any = None, *, control: Any = None, start: Any = "estimates") -> "LmerFit":
+        """Fit the same model again (lme4's ``refit``): to a new response, or with other settings.
+
+        Parameters
+        ----------
+        newresp : array-like, optional
+            A new response vector (rows as used in the fit); only the cross-products are
+            recomputed.  The refit's recorded call is then None (``update`` would
+            refit the original data).
+        control : LmerControl, optional
+            Other settings (optimizer, tolerances); default this fit's.
+        start : "estimates", "call" or θ
+            The optimizer's start: this fit's θ̂ (default), the recorded call's start,
+            or the values given.
+        """
+        return self._refit(newresp, self.REML, control, start)
+
+    def refitML(self) -> "LmerFit":
+        """The ML fit of this model (lme4's ``refitML``): itself when it is one, else refitted from θ̂ by ML."""
+        if not self.REML:
+            return self
+        import warnings
+
+        from mixedlm.errors import SingularFitMessage
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularFitMessage)
+            return self._refit(None, False, None, "estimates")
+
+    def _refit(self, newresp: Any, REML: bool, control: Any, start: Any) -> "LmerFit":
+        from mixedlm.fitting.lmm import fit_lmm_stages, with_response
+
+        control = control or self.control
+        setup = self.setup if newresp is None else with_response(self.setup, np.asarray(newresp, dtype=np.float64))
+        objective, opt = fit_lmm_stages(setup, REML=REML, control=control, start=self._start_for(start))
+        new = wrap_lmm(setup, objective, opt, control=control)
+        if newresp is None and self.call:
+            new.call = dict(self.call, control=control, REML=REML)
+        return new
+
+    def optimizer_control(self, name: str, stages: str = "second", maxfun: int | None = None) -> LmerControl:
+        """This fit's control with optimizer ``name`` (and ``maxfun``); ``stages`` concerns GLMMs only."""
+        from dataclasses import replace
+
+        changes: dict[str, Any] = {"optimizer": name, "opt_ctrl": _settings_ok(name, self.control.opt_ctrl)}
+        if maxfun is not None:
+            changes["maxfun"] = int(maxfun)
+        return replace(self.control, **changes)
+
+    def _draw_response(self, eta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``y* = η* + σ̂ ε / sqrt(w)``, ``ε ~ N(0, 1)`` (``w`` the prior weights)."""
+        w = self.setup.frame.weights
+        eps = rng.standard_normal(eta.shape[0])
+        if w is not None:
+            w = np.asarray(w, dtype=np.float64)
+            eps = eps / np.sqrt(np.where(w > 0, w, np.inf))
+        return eta + self.sigma * eps
+
+    def optimum(self) -> Optimum:
+        """The profiled criterion over θ that the optimizer minimized (REML or ML), at θ̂."""
+        from mixedlm.fitting.lmm import make_lmm_objective
+
+        obj = make_lmm_objective(self.setup, REML=self.REML, control=self.control)
+        reml = self.REML
+
+        def fun(theta: np.ndarray) -> float:
+            return float(obj.criterion(np.asarray(theta, dtype=np.float64), reml=reml))
+
+        return Optimum(fun=fun, x=self.theta, value=fun(self.theta), names=self.theta_names, lower=self.lower,
+                       scale=theta_scale(self.theta))
+
+    @cached_property
+    def _derivatives(self) -> HessianEstimate:
+        o = self.optimum()
+        return richardson_hessian(o.fun, o.x, HESSIAN_STEP * o.scale, f0=o.value)
+
+    def derivatives(self) -> HessianEstimate:
+        """Richardson gradient and Hessian of :meth:`optimum`'s criterion at θ̂ (computed once)."""
+        return self._derivatives
+
+    def se_error(self) -> None:
+        """None: the standard errors of a linear mixed model are exact (``σ² (R_XᵀR_X)⁻¹``)."""
+        return None
+
+    quadrature = None
+
+    def RX(self) -> np.ndarray:
+        """``R_X`` (lme4's ``getME(, "RX")``): the upper factor with ``R_XᵀR_X = X'V⁻¹X σ²``-scaled, at θ̂."""
+        fac = self._joint_factor()
+        p = self.setup.fe.p
+        return np.triu(np.asarray(fac.fixed_factor())[:p, :p].T)
+
+    def profile_problem(self) -> Any:
+        """The ML deviance over (sdcor, σ) with β profiled out (a REML fit is refitted by ML first)."""
+        import warnings
+        from dataclasses import replace
+
+        from mixedlm.errors import ConvergenceWarning
+        from mixedlm.fitting.lmm import make_lmm_objective, optimize_lmm
+        from mixedlm.fitting.profiling import LmmProfileProblem
+
+        obj = make_lmm_objective(self.setup, REML=False, control=self.control)
+        if self.REML:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                o = optimize_lmm(obj, self.setup, control=replace(self.control, keep_log=False), start=self.theta)
+            theta = np.array(o.final, dtype=np.float64)
+        else:
+            theta = self.theta
+        return LmmProfileProblem(self.setup, obj, theta, self.control)
+
     # ---------------------------------------------------------- likelihoods
-    def _df(self) -> int:
+    @property
+    def npar(self) -> int:
+        """β, θ and σ."""
         return self.setup.fe.p + self.setup.re.n_theta + 1
 
     def REMLcrit(self) -> float:
@@ -97,8 +247,13 @@ class LmerFit(MixedModelFit):
             return float(self._sol.objective)
         return self.objective.criterion(self._theta, reml=False)
 
-    def logLik(self, REML: bool | None = None) -> float:
-        """Log-likelihood; for REML fits the REML log-likelihood unless ``REML=False``."""
+    def logLik(self, REML: bool | None = None, kind: str = "marginal") -> float:
+        """Log-likelihood; for REML fits the REML log-likelihood unless ``REML=False``.
+
+        ``kind`` is accepted for the GLMM signature (``"marginal"`` / ``"lme4"`` agree here).
+        """
+        if kind not in ("marginal", "lme4"):
+            raise MixedLMError(f"kind must be 'marginal' or 'lme4', not {kind!r}")
         if REML is None:
             REML = self.REML
         if REML == self.REML:
@@ -107,14 +262,14 @@ class LmerFit(MixedModelFit):
 
     def fitted(self) -> pd.Series:
         """Fitted values ``Xβ̂ + Zb̂ + offset``."""
-        return self._pad(self._linear_predictor(), "fitted")
+        return self.pad(self.linear_predictor(), "fitted")
 
     def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
         """Residuals: ``"response"`` (= ``"working"``) ``y − ŷ``, or ``"pearson"`` ``√w (y − ŷ)``.
 
         ``scaled=True`` divides by σ̂ (lme4's scaled residuals).
         """
-        r = np.asarray(self.setup.frame.y, dtype=np.float64) - self._linear_predictor()
+        r = np.asarray(self.setup.frame.y, dtype=np.float64) - self.linear_predictor()
         if type in ("response", "working"):
             pass
         elif type == "pearson":
@@ -125,7 +280,7 @@ class LmerFit(MixedModelFit):
             raise MixedLMError(f"residual type must be 'response', 'working' or 'pearson', not {type!r}")
         if scaled:
             r = r / self.sigma
-        return self._pad(r, "residuals")
+        return self.pad(r, "residuals")
 
     # ------------------------------------------------------------- summary
     def summary(self) -> Any:

@@ -48,15 +48,9 @@ from scipy import stats
 
 import mixedlm as mlm
 from mixedlm.inference.bootstrap import BootResult, boot_ci, bootMer
-from mixedlm.inference.confint import boot_statistic, confint, perc_labels, variance_parameter_names
-from mixedlm.inference.profile import (
-    back_spline,
-    interp_spline,
-    profile,
-    profile_zeta,
-    sdcor_to_theta,
-    theta_to_sdcor,
-)
+from mixedlm.design.sdcor import sdcor_to_theta, theta_to_sdcor
+from mixedlm.inference.confint import boot_statistic, confint, perc_labels
+from mixedlm.inference.profile import back_spline, interp_spline, profile, profile_zeta
 from mixedlm.inference.simulate import simulate
 
 HERE = Path(__file__).parent
@@ -145,7 +139,7 @@ def test_sdcor_matches_varcorr_and_round_trips():
     th = sdcor_to_theta(m.setup.re, np.array([20.0, 1.0, 5.0]), 25.0)
     T = m.setup.re.terms[0].template(th)
     np.testing.assert_allclose(T @ T.T * 625.0, [[400.0, 100.0], [100.0, 25.0]], rtol=1e-12)
-    assert variance_parameter_names(m) == REF["L01_sleep_slope_reml"]["profile"]["parm"][:4]
+    assert list(m.sdcor().index) == REF["L01_sleep_slope_reml"]["profile"]["parm"][:4]
 
 
 # ------------------------------------------------------------------ profile intervals
