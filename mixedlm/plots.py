@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from mixedlm.errors import MixedLMError
+from mixedlm.results.interface import MixedFit
 
 
 def _pyplot() -> Any:
@@ -34,13 +35,13 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_ranef(fit: Any, group: str | Sequence[str] | None = None, level: float = 0.95,
+def plot_ranef(fit: MixedFit, group: str | Sequence[str] | None = None, level: float = 0.95,
                sort: bool = True, figsize: tuple[float, float] | None = None) -> Any:
     """Caterpillar plot of the conditional modes with conditional-variance intervals.
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
     group : str or sequence of str, optional
         Grouping factors to draw (default: all; one row of panels per factor).
     level : float
@@ -156,12 +157,12 @@ def plot_profile(profile: Any, parm: Sequence[str] | str | None = None, absVal: 
     return fig
 
 
-def plot_resid(fit: Any, type: str | None = None, figsize: tuple[float, float] = (5.0, 4.0)) -> Any:
+def plot_resid(fit: MixedFit, type: str | None = None, figsize: tuple[float, float] = (5.0, 4.0)) -> Any:
     """Residuals against fitted values (lme4's ``plot(fit)``).
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
     type : str, optional
         Residual type passed to ``fit.residuals`` (default: ``"pearson"`` for GLMMs,
         ``"response"`` for linear models).

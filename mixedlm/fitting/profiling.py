@@ -25,7 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from mixedlm.design.sdcor import sdcor_bounds, sdcor_to_theta, theta_to_sdcor, variance_parameter_names
+from mixedlm.design.sdcor import (
+    sdcor_bounds,
+    sdcor_to_theta,
+    theta_to_sdcor,
+    variance_parameter_names,
+)
 from mixedlm.engines.lmm import LmmObjective
 from mixedlm.errors import MixedLMError
 from mixedlm.optim.registry import minimize

@@ -305,7 +305,7 @@ def anova(*models: MixedFit, model_names: Sequence[str] | str | None = None, ref
 
     Parameters
     ----------
-    *models : LmerFit or GlmerFit
+    *models : MixedFit
         Fitted models, in any order (they are sorted by number of parameters).
     model_names : list of str or "formula", optional
         Row names.  Default: keyword names for models passed as keywords
@@ -323,7 +323,7 @@ def anova(*models: MixedFit, model_names: Sequence[str] | str | None = None, ref
     nest_tol : float, default 1e-3
         A smaller model whose log-likelihood exceeds a larger one's by more than this
         triggers a :class:`NonNestedWarning`.
-    **named_models : LmerFit or GlmerFit
+    **named_models : MixedFit
         Models passed by keyword; the keyword is the row name.
 
     Returns

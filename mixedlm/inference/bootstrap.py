@@ -23,17 +23,8 @@ Intervals (``BootResult.confint``, as ``boot::boot.ci`` which lme4's
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import sys
 import time
 import warnings
-from concurrent.futures import (
-    Executor,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    as_completed,
-)
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -42,97 +33,9 @@ import pandas as pd
 from scipy import stats
 
 from mixedlm.errors import MixedLMError, warn_at_caller
+from mixedlm.inference.intervals import perc_labels
+from mixedlm.inference.parallel import ProgressBar, parallel_map
 from mixedlm.results.interface import MixedFit
-
-#: With ``progress=None`` a progress bar appears when the loop is predicted to take longer (s).
-PROGRESS_AFTER_SECONDS = 5.0
-
-
-# ---------------------------------------------------------------------------------------
-# parallel map (no joblib): processes (fork where available) or threads
-# ---------------------------------------------------------------------------------------
-
-_SHARED: Any = None
-
-
-def _init_worker(shared: Any) -> None:
-    global _SHARED
-    _SHARED = shared
-    try:  # one BLAS thread per worker: the work is split over processes already
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except Exception:  # pragma: no cover - threadpoolctl is a dependency, but never fail here
-        pass
-
-
-def _call_shared(fn: Callable[[Any, Any], Any], item: Any) -> Any:
-    return fn(_SHARED, item)
-
-
-def _n_workers(n_jobs: int, n_items: int) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
-        raise MixedLMError(f"n_jobs must be a positive integer or -1 (all cores), not {n_jobs!r}")
-    n = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
-    return max(1, min(n, n_items))
-
-
-def _executor(n: int, shared: Any, backend: str) -> Executor:
-    if backend == "threads":
-        return ThreadPoolExecutor(max_workers=n)
-    if backend != "processes":
-        raise MixedLMError(f"backend must be 'processes' or 'threads', not {backend!r}")
-    # fork shares the fitted model (and any function, lambdas included) without pickling
-    ctx = mp.get_context("fork") if sys.platform.startswith("linux") else mp.get_context()
-    return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(shared,))
-
-
-def parallel_map(fn: Callable[[Any, Any], Any], items: Sequence[Any], n_jobs: int = 1, shared: Any = None,
-                 backend: str = "processes", on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
-    """``[fn(shared, item) for item in items]``, optionally in parallel; results in input order.
-
-    Parameters
-    ----------
-    fn : callable
-        A module-level function ``fn(shared, item)`` (worker processes look it up by name).
-    items : sequence
-        Work items.
-    n_jobs : int
-        Workers (``-1``: one per core); 1 runs in this process.
-    shared : object
-        Passed to every call; sent once per worker process (inherited through ``fork``
-        on Linux, pickled elsewhere).
-    backend : {"processes", "threads"}
-        Worker processes (default: the numerical work holds the GIL between short
-        BLAS calls, so threads do not scale on small models) or threads.
-    on_result : callable, optional
-        Called as ``on_result(index, result)`` when each item finishes (progress bars).
-    """
-    items = list(items)
-    n = _n_workers(n_jobs, len(items))
-    out: list[Any] = [None] * len(items)
-    if n == 1:
-        for i, it in enumerate(items):
-            out[i] = fn(shared, it)
-            if on_result is not None:
-                on_result(i, out[i])
-        return out
-    with warnings.catch_warnings():
-        # Python >= 3.12 warns that fork() in a threaded process may deadlock; the workers only
-        # run NumPy/SciPy code and set their BLAS pools to one thread on start.
-        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
-        with _executor(n, shared, backend) as ex:
-            if backend == "threads":
-                futs = {ex.submit(fn, shared, it): i for i, it in enumerate(items)}
-            else:
-                futs = {ex.submit(_call_shared, fn, it): i for i, it in enumerate(items)}
-            for fut in as_completed(futs):
-                i = futs[fut]
-                out[i] = fut.result()
-                if on_result is not None:
-                    on_result(i, out[i])
-    return out
-
 
 # ---------------------------------------------------------------------------------------
 # bootstrap intervals (boot::boot.ci)
@@ -249,7 +152,6 @@ class BootResult:
             if unknown:
                 raise MixedLMError(f"unknown parameter(s) {unknown}; valid names: {names}")
             names = [n for n in names if n in set(wanted)]
-        from mixedlm.inference.confint import perc_labels
 
         rows = [boot_ci(float(self.t0[n]), self.t[n].to_numpy(), level, type) for n in names]
         return pd.DataFrame(rows, index=names, columns=perc_labels(level))
@@ -338,7 +240,7 @@ def bootMer(fit: MixedFit, func: Callable[[MixedFit], Any], nsim: int = 1, seed:
     -------
     BootResult
     """
-    from mixedlm.inference.simulate import _conditioned_groups
+    from mixedlm.inference.simulate import conditioned_groups
 
     if isinstance(nsim, bool) or not isinstance(nsim, (int, np.integer)) or nsim < 1:
         raise MixedLMError(f"nsim must be a positive integer, not {nsim!r}")
@@ -358,7 +260,7 @@ def bootMer(fit: MixedFit, func: Callable[[MixedFit], Any], nsim: int = 1, seed:
     shared: dict[str, Any] = {"fit": fit, "func": func, "children": children, "type": type}
     shared["control"] = fit.control if calc_derivs else replace(fit.control, calc_derivs=False)
     if type == "parametric":
-        shared["conditioned"] = _conditioned_groups(fit, re_form, use_u)
+        shared["conditioned"] = conditioned_groups(fit, re_form, use_u)
     else:
         if re_form is not None:
             raise MixedLMError("re_form cannot be used with semiparametric bootstrapping")
@@ -370,7 +272,7 @@ def bootMer(fit: MixedFit, func: Callable[[MixedFit], Any], nsim: int = 1, seed:
         shared["fitted"] = np.asarray(fit.fitted_values, dtype=np.float64)
         shared["resid"] = np.asarray(y, dtype=np.float64) - shared["fitted"]
 
-    bar = _ProgressBar(int(nsim), progress)
+    bar = ProgressBar(int(nsim), progress, desc="bootstrap", unit="fit")
     results = parallel_map(_replicate, range(int(nsim)), n_jobs=n_jobs, shared=shared, backend=backend,
                            on_result=lambda i, res: bar.update())
     bar.close()
@@ -396,44 +298,3 @@ def bootMer(fit: MixedFit, func: Callable[[MixedFit], Any], nsim: int = 1, seed:
     return BootResult(t0=pd.Series(t0_vals, index=t0_names), t=pd.DataFrame(T, columns=t0_names),
                       nsim=int(nsim), seed=ss.entropy, type=type, warnings=warn_counts, errors=err_counts,
                       elapsed=time.perf_counter() - t_start)
-
-
-class _ProgressBar:
-    """tqdm bar shown when asked, or (``progress=None``) when the loop looks long and tqdm is installed."""
-
-    def __init__(self, total: int, progress: bool | None) -> None:
-        self.total = total
-        self.progress = progress
-        self.done = 0
-        self.bar: Any = None
-        self.t0 = time.perf_counter()
-        self.decided = progress is not None
-        if progress:
-            self._open()
-
-    def _open(self) -> None:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            if self.progress:
-                warn_at_caller("progress=True needs tqdm (pip install tqdm); continuing without a progress bar",
-                              UserWarning)
-            return
-        self.bar = tqdm(total=self.total, initial=self.done, desc="bootstrap", unit="fit")
-
-    def update(self) -> None:
-        self.done += 1
-        if self.bar is not None:
-            self.bar.update(1)
-            return
-        if not self.decided:
-            elapsed = time.perf_counter() - self.t0
-            if elapsed * self.total / self.done > PROGRESS_AFTER_SECONDS and self.done < self.total:
-                self.decided = True
-                self._open()
-            elif elapsed > 1.0:
-                self.decided = True
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

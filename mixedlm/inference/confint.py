@@ -21,7 +21,6 @@ percentile, basic or normal intervals (``boot_type``; lme4's ``boot.type``).
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -29,28 +28,8 @@ import pandas as pd
 from scipy import stats
 
 from mixedlm.errors import MixedLMError
+from mixedlm.inference.intervals import perc_labels  # noqa: F401  (re-exported)
 from mixedlm.results.interface import MixedFit
-
-
-def perc_labels(level: float) -> list[str]:
-    """Column names for the two bounds as R's ``format.perc`` (``"2.5 %"``, ``"97.5 %"``).
-
-    Both percentages are printed with the decimals the one needing most requires to
-    show three significant digits (R's ``format(x, digits = 3)`` on the pair).
-    """
-    a = (1.0 - level) / 2.0
-    vals = [100.0 * a, 100.0 * (1.0 - a)]
-    dec = 0
-    for v in vals:
-        if v == 0:
-            continue
-        mag = math.floor(math.log10(abs(v)))
-        r = float(f"{v:.3g}")
-        for sig in range(1, 4):
-            if abs(float(f"{r:.{sig}g}") - r) <= 1e-12 * abs(r):
-                break
-        dec = max(dec, sig - 1 - mag)
-    return [f"{v:.{max(dec, 0)}f} %" for v in vals]
 
 
 def _all_names(fit: MixedFit) -> list[str]:

@@ -39,14 +39,14 @@ import pandas as pd
 from scipy import stats
 
 from mixedlm.errors import MixedLMError
-from mixedlm.results.calls import front_end
-from mixedlm.results.interface import MixedFit
 from mixedlm.inference.anova import (
     AnovaTable,
     _check_fit,
     model_npar,
     refitML,
 )
+from mixedlm.results.calls import front_end
+from mixedlm.results.interface import MixedFit
 
 __all__ = ["drop1"]
 
@@ -130,7 +130,7 @@ def drop1(fit: MixedFit, scope: Any = None, test: str = "Chisq", k: float = 2.0,
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
         The full model (REML fits are refitted by ML first).
     scope : list of str or str, optional
         Terms to try, by R's term labels (``["Days"]``, ``"~ a:b + c"``).  Default: the

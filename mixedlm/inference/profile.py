@@ -61,6 +61,9 @@ from scipy import stats
 from scipy.interpolate import CubicSpline
 
 from mixedlm.errors import ConvergenceWarning, MixedLMError, warn_at_caller
+from mixedlm.inference.intervals import perc_labels
+from mixedlm.inference.parallel import parallel_map
+from mixedlm.results.interface import MixedFit
 
 #: Objective value returned where the model cannot be evaluated (as the fitting code does).
 FAILED = 1e15
@@ -212,7 +215,7 @@ class Profile:
     optimum: pd.Series
     base_deviance: float
     cutoff: float
-    fit: Any = field(default=None, repr=False)
+    fit: MixedFit | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)
     used: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -255,7 +258,6 @@ class Profile:
         level : float
             Confidence level.
         """
-        from mixedlm.inference.confint import perc_labels
 
         if not 0 < level < 1:
             raise MixedLMError(f"level must be between 0 and 1, not {level!r}")
@@ -405,14 +407,14 @@ def _repair(out: list[np.ndarray], zetafun: Callable[[float, np.ndarray], np.nda
     return out
 
 
-def profile(fit: Any, which: Any = None, alphamax: float = 0.01, maxpts: int = 100,
+def profile(fit: MixedFit, which: Any = None, alphamax: float = 0.01, maxpts: int = 100,
             delta: float | None = None, delta_cutoff: float = 1.0 / 8.0, devtol: float = 1e-6,
             maxmult: float = 10.0, n_jobs: int = 1) -> Profile:
     """Likelihood profile of a fitted model (lme4's ``profile.merMod``); see the module docstring.
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
         The fitted model (GLMMs: Laplace or AGQ, families without a scale parameter).
     which : str, int or sequence, optional
         Parameters to profile: names as in ``confint`` (``"sd_(Intercept)|Subject"``,
@@ -454,7 +456,6 @@ def profile(fit: Any, which: Any = None, alphamax: float = 0.01, maxpts: int = 1
     settings = dict(delta=delta, cutoff=cutoff, maxpts=maxpts, devtol=devtol, maxmult=maxmult)
     tasks = [prob.names.index(n) for n in selected]
     if n_jobs != 1 and len(tasks) > 1:
-        from mixedlm.inference.bootstrap import parallel_map
 
         results = parallel_map(_profile_task, tasks, n_jobs=n_jobs, shared=(prob, settings))
     else:
@@ -576,12 +577,12 @@ def _profile_one(prob: Any, settings: dict[str, Any], w: int) -> tuple[list[np.n
     return rows, messages + walker.messages
 
 
-def profile_zeta(fit: Any, parm: str, values: Sequence[float], devtol: float = 1e-6) -> pd.DataFrame:
+def profile_zeta(fit: MixedFit, parm: str, values: Sequence[float], devtol: float = 1e-6) -> pd.DataFrame:
     """ζ of one parameter at given values, each re-optimized from the estimates.
 
     Parameters
     ----------
-    fit : LmerFit or GlmerFit
+    fit : MixedFit
     parm : str
         Parameter name as in ``confint`` (``"sd_(Intercept)|Subject"``, ``"sigma"``, ``"Days"``).
     values : sequence of float

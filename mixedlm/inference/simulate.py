@@ -40,7 +40,7 @@ from mixedlm.errors import MixedLMError
 from mixedlm.results.interface import MixedFit
 
 
-def _conditioned_groups(fit: MixedFit, re_form: Any, use_u: bool) -> set[str]:
+def conditioned_groups(fit: MixedFit, re_form: Any, use_u: bool) -> set[str]:
     """Grouping factors whose conditional modes are kept (the others get new random effects)."""
     all_groups = {t.group for t in fit.setup.re.terms}
     if use_u:
@@ -89,7 +89,7 @@ def simulate(fit: MixedFit, nsim: int = 1, seed: Any = None, re_form: Any = None
     """
     if isinstance(nsim, bool) or not isinstance(nsim, (int, np.integer)) or nsim < 1:
         raise MixedLMError(f"nsim must be a positive integer, not {nsim!r}")
-    conditioned = _conditioned_groups(fit, re_form, use_u)
+    conditioned = conditioned_groups(fit, re_form, use_u)
     rng = _rng(seed)
     cols = {}
     for i in range(int(nsim)):

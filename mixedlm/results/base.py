@@ -17,7 +17,6 @@ import pandas as pd
 
 from mixedlm.errors import MixedLMError, warn_at_caller
 
-
 #: Finite-difference step of the Richardson derivatives at the optimum, in standard errors per parameter.
 HESSIAN_STEP = 5e-3
 

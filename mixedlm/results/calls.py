@@ -1,7 +1,8 @@
 """The front ends by name, so that a fit's recorded call can be run again (``update``, ``drop1``).
 
 ``lmer``, ``glmer`` and ``glmer_nb`` register themselves when their modules are
-imported; a fit records ``call = {"function": "lmer", ...}`` and the inference layer
+imported (the package's ``__init__`` imports them, so they are registered whenever
+mixedlm is); a fit records ``call = {"function": "lmer", ...}`` and the inference layer
 reruns it through :func:`front_end` without importing the front ends.
 """
 
@@ -21,12 +22,6 @@ def register_front_end(name: str, function: Callable[..., Any]) -> None:
 
 def front_end(name: str) -> Callable[..., Any]:
     """The registered front end ``name`` (``"lmer"``, ``"glmer"``, ``"glmer_nb"``)."""
-    if name not in _FRONT_ENDS:
-        # the front ends register on import; make sure they are imported
-        import importlib
-
-        for module in ("mixedlm.lmer", "mixedlm.glmer"):
-            importlib.import_module(module)
     if name not in _FRONT_ENDS:
         raise MixedLMError(f"no front end named {name!r} (known: {', '.join(sorted(_FRONT_ENDS))})")
     return _FRONT_ENDS[name]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedlm.results.interface import MixedFit
 from mixedlm.results.summary import SummaryData, convergence_messages, format_summary
 
 
@@ -39,7 +40,7 @@ class FitSummary:
         p.text(str(self))
 
 
-def fit_messages(fit: Any, opt: Any) -> list[str]:
+def fit_messages(fit: MixedFit, opt: Any) -> list[str]:
     """lme4's closing lines: optimizer status (only when something is to report), then messages.
 
     With ``check_conv`` other than ``"ignore"`` the derivative-based convergence
@@ -57,7 +58,7 @@ def fit_messages(fit: Any, opt: Any) -> list[str]:
     return convergence_messages(name, code, message, msgs, [])
 
 
-def _weights_name(fit: Any) -> str | None:
+def _weights_name(fit: MixedFit) -> str | None:
     """What lme4 prints after ``Weights:``: the column name when one was given."""
     if fit.setup.frame.weights is None:
         return None
@@ -65,7 +66,7 @@ def _weights_name(fit: Any) -> str | None:
     return given if isinstance(given, str) else "weights"
 
 
-def _coef_and_corr(fit: Any, glmm: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
+def _coef_and_corr(fit: MixedFit, glmm: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
     fe = fit.fixef()
     V = fit.vcov().to_numpy()
     se = np.sqrt(np.diag(V))
@@ -82,7 +83,7 @@ def _coef_and_corr(fit: Any, glmm: bool) -> tuple[pd.DataFrame, np.ndarray | Non
     return coef, corr
 
 
-def lmer_summary(fit: Any) -> FitSummary:
+def lmer_summary(fit: MixedFit) -> FitSummary:
     """Build the summary of a fitted linear mixed model."""
     coef, corr = _coef_and_corr(fit, glmm=False)
     resid = fit.residuals(type="pearson", scaled=True).to_numpy()
@@ -99,7 +100,7 @@ def lmer_summary(fit: Any) -> FitSummary:
     return FitSummary(data)
 
 
-def glmer_summary(fit: Any) -> FitSummary:
+def glmer_summary(fit: MixedFit) -> FitSummary:
     """Build the summary of a fitted generalized linear mixed model.
 
     The AIC/BIC/logLik/deviance line shows our commensurate −2 log-likelihood
@@ -125,7 +126,7 @@ def glmer_summary(fit: Any) -> FitSummary:
     return FitSummary(data)
 
 
-def accuracy_line(fit: Any) -> str | None:
+def accuracy_line(fit: MixedFit) -> str | None:
     """``Accuracy: scaled gradient … after Newton polish; quadrature error … (nAGQ = k vs k')``.
 
     The scaled gradient is the remaining Newton step in standard errors

@@ -8,12 +8,11 @@ here optimizes.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from functools import cached_property
 
 from mixedlm.engines.glmm import theta_scale
 from mixedlm.errors import MixedLMError
