@@ -97,14 +97,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy import special
 from scipy.linalg import lapack
 from scipy.optimize import minimize
+
+from mixedlm.engines.loglik import HALF_LINE
 
 __all__ = [
     "BayesProblem", "BayesFit", "LogLikKernel", "fit_map", "fit_vb", "log_posterior", "elbo",
@@ -128,160 +129,6 @@ _EXP_MAX = 700.0
 # Log-likelihood kernels: ℓ(η), ℓ'(η), ℓ''(η) per observation, with the link folded in
 # --------------------------------------------------------------------------------------
 
-def _logit(eta: np.ndarray, s: np.ndarray, f: np.ndarray, order: int) -> tuple:
-    """Binomial-logit: ``ℓ = sη − n log(1+e^η)``, ``ℓ' = s − nμ``, ``ℓ'' = −nμ(1−μ)``."""
-    n = s + f
-    e = np.exp(-np.abs(eta))
-    l = s * eta - n * (np.maximum(eta, 0.0) + np.log1p(e))
-    if order == 0:
-        return l, None, None
-    r = 1.0 / (1.0 + e)
-    mu = np.where(eta >= 0.0, r, e * r)
-    d1 = s - n * mu
-    d2 = -n * (e * r * r) if order > 1 else None
-    return l, d1, d2
-
-
-def _probit(eta: np.ndarray, s: np.ndarray, f: np.ndarray, order: int) -> tuple:
-    """Binomial-probit: ``ℓ = s log Φ(η) + f log Φ(−η)``.
-
-    ``d/dη log Φ(η) = r(η) = φ(η)/Φ(η)`` and ``d²/dη² log Φ(η) = −r(η)(η + r(η))``.
-    """
-    la = special.log_ndtr(eta)
-    lb = special.log_ndtr(-eta)
-    l = s * la + f * lb
-    if order == 0:
-        return l, None, None
-    lphi = -0.5 * eta * eta - 0.5 * _LOG_2PI
-    ra = np.exp(lphi - la)
-    rb = np.exp(lphi - lb)
-    d1 = s * ra - f * rb
-    d2 = (-s * ra * (eta + ra) - f * rb * (rb - eta)) if order > 1 else None
-    return l, d1, d2
-
-
-def _cloglog_g(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``g(t) = t / (e^t − 1)`` and ``g'(t)``, stable for all ``t ≥ 0``.
-
-    Series for ``t < 0.1`` (Bernoulli numbers); otherwise with ``e = e^{−t}``:
-    ``g = t e / (1 − e)``, ``g' = e (1 − e − t) / (1 − e)²``.
-    """
-    g = np.empty_like(t)
-    gp = np.empty_like(t)
-    small = t < 0.1
-    ts = t[small]
-    t2 = ts * ts
-    g[small] = 1.0 - ts / 2.0 + t2 / 12.0 - t2 * t2 / 720.0 + t2 * t2 * t2 / 30240.0
-    gp[small] = -0.5 + ts / 6.0 - ts * t2 / 180.0 + ts * t2 * t2 / 5040.0 - ts * t2 * t2 * t2 / 151200.0
-    tb = t[~small]
-    e = np.exp(-tb)
-    ome = -np.expm1(-tb)
-    g[~small] = tb * e / ome
-    gp[~small] = e * (ome - tb) / (ome * ome)
-    return g, gp
-
-
-def _cloglog(eta: np.ndarray, s: np.ndarray, f: np.ndarray, order: int) -> tuple:
-    """Binomial-cloglog: ``μ = 1 − exp(−t)``, ``t = e^η``.
-
-    ``log(1−μ) = −t`` (derivatives ``−t``); ``log μ = log(1 − e^{−t})`` with first derivative
-    ``g(t) = t/(e^t − 1)`` and second ``t g'(t)``.
-    """
-    eta = np.minimum(eta, _EXP_MAX)
-    t = np.exp(eta)
-    with np.errstate(divide="ignore"):
-        la = np.where(eta < -30.0, eta - 0.5 * t, np.log(-np.expm1(-t)))
-    l = s * la - f * t
-    if order == 0:
-        return l, None, None
-    shape = t.shape
-    g, gp = _cloglog_g(t.ravel())
-    g = g.reshape(shape)
-    d1 = s * g - f * t
-    d2 = (s * t * gp.reshape(shape) - f * t) if order > 1 else None
-    return l, d1, d2
-
-
-def _cauchit(eta: np.ndarray, s: np.ndarray, f: np.ndarray, order: int) -> tuple:
-    """Binomial-cauchit: ``F(η) = ½ + atan(η)/π = atan2(1, −η)/π`` (no cancellation)."""
-    Fa = np.arctan2(1.0, -eta) / math.pi
-    Fb = np.arctan2(1.0, eta) / math.pi
-    l = s * np.log(Fa) + f * np.log(Fb)
-    if order == 0:
-        return l, None, None
-    one = 1.0 + eta * eta
-    dens = 1.0 / (math.pi * one)
-    ra = dens / Fa
-    rb = dens / Fb
-    d1 = s * ra - f * rb
-    d2 = None
-    if order > 1:
-        dd = -2.0 * eta * dens / one
-        d2 = s * (dd / Fa - ra * ra) + f * (-dd / Fb - rb * rb)
-    return l, d1, d2
-
-
-def _binom_log(eta: np.ndarray, s: np.ndarray, f: np.ndarray, order: int) -> tuple:
-    """Binomial-log: ``μ = e^η`` valid for ``η < 0``; ``ℓ = sη + f log(1 − e^η)``."""
-    bad = (eta >= 0.0) & (f > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lb = np.log(-np.expm1(np.minimum(eta, -1e-300)))
-        l = s * eta + np.where(f > 0, f * lb, 0.0)
-        l = np.where(bad, -np.inf, l)
-        if order == 0:
-            return l, None, None
-        mu = np.exp(np.minimum(eta, 0.0))
-        omm = -np.expm1(np.minimum(eta, -1e-300))
-        d1 = np.where(bad, np.nan, s - f * mu / omm)
-        d2 = np.where(bad, np.nan, -f * mu / (omm * omm)) if order > 1 else None
-    return l, d1, d2
-
-
-def _pois_log(eta: np.ndarray, y: np.ndarray, w: np.ndarray, order: int) -> tuple:
-    """Poisson-log: ``ℓ = w(yη − e^η)``, ``ℓ' = w(y − μ)``, ``ℓ'' = −wμ``."""
-    mu = np.exp(np.minimum(eta, _EXP_MAX))
-    l = w * (y * eta - mu)
-    if order == 0:
-        return l, None, None
-    return l, w * (y - mu), (-w * mu if order > 1 else None)
-
-
-def _pois_identity(eta: np.ndarray, y: np.ndarray, w: np.ndarray, order: int) -> tuple:
-    """Poisson-identity: ``μ = η > 0``; ``ℓ = w(y log η − η)`` (``η = 0`` allowed only where ``y = 0``)."""
-    bad = (eta < 0.0) | ((eta == 0.0) & (y > 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pos = np.where(eta > 0.0, eta, 1.0)
-        l = np.where(bad, -np.inf, w * (np.where(y > 0, y * np.log(pos), 0.0) - eta))
-        if order == 0:
-            return l, None, None
-        d1 = np.where(bad, np.nan, w * (y / pos - 1.0))
-        d2 = np.where(bad, np.nan, -w * y / (pos * pos)) if order > 1 else None
-    return l, d1, d2
-
-
-def _pois_sqrt(eta: np.ndarray, y: np.ndarray, w: np.ndarray, order: int) -> tuple:
-    """Poisson-sqrt: ``μ = η²`` with ``η > 0`` (R's ``valideta``); ``ℓ = w(2y log η − η²)``."""
-    bad = eta <= 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pos = np.where(bad, 1.0, eta)
-        l = np.where(bad, -np.inf, w * (np.where(y > 0, 2.0 * y * np.log(pos), 0.0) - eta * eta))
-        if order == 0:
-            return l, None, None
-        d1 = np.where(bad, np.nan, w * (2.0 * y / pos - 2.0 * eta))
-        d2 = np.where(bad, np.nan, w * (-2.0 * y / (pos * pos) - 2.0)) if order > 1 else None
-    return l, d1, d2
-
-
-_BINOMIAL_KERNELS: dict[str, Callable] = {
-    "logit": _logit, "probit": _probit, "cloglog": _cloglog, "cauchit": _cauchit, "log": _binom_log,
-}
-_POISSON_KERNELS: dict[str, Callable] = {"log": _pois_log, "identity": _pois_identity, "sqrt": _pois_sqrt}
-#: Links valid on part of the real line only: no Gaussian expectation of ℓ exists.
-_HALF_LINE = {("binomial", "log"): "μ = exp(η) is a probability only for η < 0",
-              ("poisson", "identity"): "μ = η is a Poisson mean only for η > 0",
-              ("poisson", "sqrt"): "the sqrt link requires η > 0 (R's valideta)"}
-
-
 class LogLikKernel:
     """Per-observation log-likelihood of a binomial or Poisson family as a function of ``η``.
 
@@ -299,43 +146,33 @@ class LogLikKernel:
     Binomial: with ``s = w y`` successes and ``f = w − s`` failures,
     ``ℓ = s log μ(η) + f log(1 − μ(η)) + log C(w, s)``.  Poisson:
     ``ℓ = w (y log μ(η) − μ(η) − log y!)``.  :meth:`__call__` returns the η-dependent part and
-    its first two derivatives; :attr:`const` the constant.
+    its first two derivatives and :attr:`const` the constant — both from the family
+    (:meth:`Family.loglik_eta <mixedlm.engines.families.Family.loglik_eta>`, one
+    implementation shared with PIRLS and the quadrature); this class adds the Gaussian
+    expectations the variational engine needs.
     """
 
     def __init__(self, family: Any, y: np.ndarray, weights: np.ndarray) -> None:
         self.family = family
         self.family_name = family.name
         self.link_name = family.link.name
-        y = np.asarray(y, dtype=np.float64)
-        w = np.asarray(weights, dtype=np.float64)
-        if self.family_name == "binomial":
-            kern = _BINOMIAL_KERNELS.get(self.link_name)
-            s = w * y
-            f = w - s
-            self._a, self._b = s, f
-            self.const = special.gammaln(w + 1.0) - special.gammaln(s + 1.0) - special.gammaln(f + 1.0)
-        elif self.family_name == "poisson":
-            kern = _POISSON_KERNELS.get(self.link_name)
-            self._a, self._b = y, w
-            self.const = -w * special.gammaln(y + 1.0)
-        else:
+        if self.family_name not in ("binomial", "poisson"):
             raise ValueError(f"the Bayesian mixed GLM supports the binomial and Poisson families, "
                              f"not {self.family_name}")
-        if kern is None:
+        allowed = {"binomial": ("logit", "probit", "cloglog", "cauchit", "log"),
+                   "poisson": ("log", "identity", "sqrt")}[self.family_name]
+        if self.link_name not in allowed:
             raise ValueError(f"link {self.link_name!r} is not available for the {self.family_name} family")
-        self._kern = kern
-        self.y = y
-        self.w = w
-        self.n = y.shape[0]
+        self.y = np.asarray(y, dtype=np.float64)
+        self.w = np.asarray(weights, dtype=np.float64)
+        self.const = np.asarray(family.loglik_constant(self.y, self.w), dtype=np.float64)
+        self.n = self.y.shape[0]
         self.exact_gaussian = (self.family_name, self.link_name) == ("poisson", "log")
-        self.vb_problem = _HALF_LINE.get((self.family_name, self.link_name))
+        self.vb_problem = HALF_LINE.get((self.family_name, self.link_name))
 
     def __call__(self, eta: np.ndarray, order: int = 2) -> tuple:
         """``(ℓ − const, ℓ', ℓ'')`` at ``η`` (shape ``(n,)`` or ``(n, r)``); unused orders are None."""
-        a, b = self._a, self._b
-        if eta.ndim == 2:
-            a, b = a[:, None], b[:, None]
-        return self._kern(eta, a, b, order)
+        return self.family.loglik_eta(eta, self.y, self.w, order=order)
 
     def start_eta(self) -> np.ndarray:
         """``g(mustart)``: R's GLM starting linear predictor (finite and in the link's domain)."""

@@ -61,6 +61,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 from scipy.special import xlogy
 
+from mixedlm.engines import loglik as loglik_kernels
 from mixedlm.engines.links import Link, make_link
 from mixedlm.errors import DataError, MixedLMError, warn_at_caller
 
@@ -400,6 +401,23 @@ class Family:
     def variance(self, mu: ArrayLike) -> np.ndarray:
         """The variance function ``V(μ)``, with ``Var(y) = φ V(μ) / w``."""
         raise NotImplementedError
+
+    def loglik_eta(self, eta: ArrayLike, y: ArrayLike, wt: ArrayLike | None = None,
+                   order: int = 2) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(ℓ_i − c_i, ℓ_i', ℓ_i'')``: each observation's log-likelihood at unit dispersion as a
+        function of the linear predictor ``η``, and its first two η-derivatives.
+
+        The one implementation every engine uses (PIRLS' working values and Newton steps,
+        adaptive quadrature, the Bayesian MAP and VB engines); careful in the tails, μ
+        never clamped.  ``c_i`` is :meth:`loglik_constant`.  ``η`` may be 2-D with one row
+        per observation (quadrature nodes in the columns).  Orders above ``order`` are
+        None.  See :mod:`mixedlm.engines.loglik`.
+        """
+        return loglik_kernels.evaluate(self, eta, y, wt, order)
+
+    def loglik_constant(self, y: ArrayLike, wt: ArrayLike | None = None) -> np.ndarray:
+        """The η-free part ``c_i`` of each observation's log-likelihood (see :meth:`loglik_eta`)."""
+        return loglik_kernels.constant(self, y, wt)
 
     def variance_deriv(self, mu: ArrayLike) -> np.ndarray:
         """``dV/dμ``, for Newton steps with the observed information.

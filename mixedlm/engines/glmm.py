@@ -288,8 +288,7 @@ class GlmmObjective:
             import scipy.sparse as sp
 
             self._level_sum = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, lev))
-        y, a = pirls.y[None, :], pirls.a[None, :]
-        ll0 = fam.loglik(pirls.y, st.mu, pirls.a)
+        ll0 = fam.loglik_eta(st.eta, pirls.y, pirls.a, order=0)[0]
         K = self.nodes.shape[0]
         chunk = max(1, min(K, AGQ_CHUNK_ENTRIES // max(n, 1)))
         logs = np.empty((K, lev))
@@ -298,7 +297,7 @@ class GlmmObjective:
             shift = np.einsum("jts,ct->cjs", inv, z)  # L_j^{-T} z per level
             b = shift @ T.T  # (c, ℓ, S)
             eta = st.eta[None, :] + np.einsum("ns,cns->cn", term.Z, b[:, codes, :])
-            dll = fam.loglik(y, fam.link.linkinv(eta), a) - ll0[None, :]
+            dll = fam.loglik_eta(eta.T, pirls.y, pirls.a, order=0)[0].T - ll0[None, :]
             dg = -2.0 * np.asarray(self._level_sum.T @ dll.T).T  # (c, ℓ)
             uk = u_hat[None, :, :] + shift
             dg += np.einsum("cjs,cjs->cj", uk, uk) - np.einsum("js,js->j", u_hat, u_hat)[None, :]
