@@ -45,8 +45,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import mixedlm as mlm  # noqa: E402
-from mixedlm.bayes import BinomialBayesMixedGLM, MixedGLM  # noqa: E402
-from mixedlm.statsmodels_api import MixedLM  # noqa: E402
+from mixedlm.statsmodels_style.bayes_mixed_glm import BinomialBayesMixedGLM, MixedGLM  # noqa: E402
+from mixedlm.statsmodels_style.mixed_lm import MixedLM  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ data

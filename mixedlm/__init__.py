@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from mixedlm import errors, families
-from mixedlm.bayes import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
 from mixedlm.datasets import (
     load_cbpp,
     load_dyestuff,
@@ -29,7 +28,12 @@ from mixedlm.inference.drop1 import drop1
 from mixedlm.inference.profile import profile
 from mixedlm.inference.simulate import simulate
 from mixedlm.lmer import lmer
-from mixedlm.statsmodels_api import MixedLM
+from mixedlm.statsmodels_style.bayes_mixed_glm import (
+    BinomialBayesMixedGLM,
+    MixedGLM,
+    PoissonBayesMixedGLM,
+)
+from mixedlm.statsmodels_style.mixed_lm import MixedLM
 
 __version__ = "0.1.0.dev0"
 

@@ -4,7 +4,7 @@ The front end: it runs lme4's stages — :func:`~mixedlm.fitting.glmm.build_glmm
 :func:`~mixedlm.fitting.glmm.make_glmm_objective`, :func:`~mixedlm.fitting.glmm.optimize_glmm`
 (two optimizer stages and a Newton polish) and :func:`~mixedlm.results.glmer_result.wrap_glmm`
 — and records the call so that ``update()`` can rerun it.  ``method="map"|"vb"`` hands
-the design to the Bayesian mixed GLM (:mod:`mixedlm.bayes`).  The stages are
+the design to the Bayesian mixed GLM (:mod:`mixedlm.statsmodels_style.bayes_mixed_glm`).  The stages are
 re-exported here (lme4's modular API).
 """
 
@@ -93,7 +93,7 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
     setup = build_glmm(formula, data, family, weights=weights, offset=offset, na_action=na_action,
                        data_name=data_name)
     if method != "ml":
-        from mixedlm.bayes import fit_glmer_bayes
+        from mixedlm.statsmodels_style.bayes_mixed_glm import fit_glmer_bayes
 
         return fit_glmer_bayes(setup, method)
     objective, opt1, opt2, history = fit_glmm_stages(setup, nAGQ=nAGQ, control=control, start=start)

@@ -12,7 +12,7 @@ Layers, lowest first (a module may import its own layer and those before it)::
     optim      optim                                   (optimizers, derivatives, polish)
     fitting    fitting                                 (stages: build, objective, optimize; controls)
     results    results                                 (fitted models and their interface)
-    frontends  lmer, glmer, bayes, statsmodels_api     (user entry points)
+    frontends  lmer, glmer, statsmodels_style          (user entry points)
     inference  inference                               (anova, drop1, confint, profile, bootstrap, ...)
     plots      plots
     facade     mixedlm/__init__
@@ -43,12 +43,12 @@ PREFIX = {
     "mixedlm.optim": "optim",
     "mixedlm.fitting": "fitting",
     "mixedlm.results": "results",
-    "mixedlm.lmer": "frontends", "mixedlm.glmer": "frontends", "mixedlm.bayes": "frontends",
-    "mixedlm.statsmodels_api": "frontends",
+    "mixedlm.lmer": "frontends", "mixedlm.glmer": "frontends", "mixedlm.statsmodels_style": "frontends",
     "mixedlm.inference": "inference",
     "mixedlm.plots": "plots",
 }
-FRONT_ENDS = ("mixedlm.lmer", "mixedlm.glmer", "mixedlm.bayes", "mixedlm.statsmodels_api")
+FRONT_ENDS = ("mixedlm.lmer", "mixedlm.glmer", "mixedlm.statsmodels_style.bayes_mixed_glm",
+              "mixedlm.statsmodels_style.mixed_lm")
 
 
 def _modules() -> dict[str, Path]:

@@ -19,7 +19,7 @@ import pytest
 
 import mixedlm as mlm
 from mixedlm.errors import DataError, MixedLMError
-from mixedlm.statsmodels_api import MixedLM, MixedLMResults
+from mixedlm.statsmodels_style.mixed_lm import MixedLM, MixedLMResults
 
 REF = json.loads((Path(__file__).parent / "data" / "lme4_lmm_reference.json").read_text())
 

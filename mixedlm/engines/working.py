@@ -24,6 +24,7 @@ import numpy as np
 
 from mixedlm.engines import loglik
 
+
 @dataclass
 class WorkingValues:
     """IRLS quantities at one linear predictor.

@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 import mixedlm as mlm
-from mixedlm.bayes import (BayesMixedGLMResults, BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM,
+from mixedlm.statsmodels_style.bayes_mixed_glm import (BayesMixedGLMResults, BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM,
                            fit_glmer_bayes)
 from mixedlm.errors import DataError, MixedLMError
 from mixedlm.glmer import build_glmm

@@ -29,7 +29,7 @@ from scipy.special import gammaln, xlogy
 
 import mixedlm as mlm
 import mixedlm.engines.bayes as B
-from mixedlm.bayes import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
+from mixedlm.statsmodels_style.bayes_mixed_glm import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
 
 from _models import cbpp_binary, crossed_binary, issue_example
 

@@ -46,6 +46,7 @@ import scipy.sparse as sp
 
 from mixedlm.arrays import as_float_array, float_matrix
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError, warn_at_caller
+from mixedlm.statsmodels_style.summary2 import Summary2
 
 __all__ = ["MixedLM", "MixedLMResults", "MixedLMSummary"]
 
@@ -218,12 +219,12 @@ class MixedLM:
         -------
         MixedLM
         """
-        from mixedlm.bayes import _vc_design
         from mixedlm.design.frame import as_pandas_frame, build_model_frame
         from mixedlm.design.missing import missing_by_column
         from mixedlm.formula.materialize import make_design
         from mixedlm.formula.parser import parse_formula
         from mixedlm.formula.variables import formula_variables
+        from mixedlm.statsmodels_style.bayes_mixed_glm import _vc_design
 
         if kwargs:
             raise MixedLMError(f"unsupported arguments: {sorted(kwargs)}")
@@ -657,7 +658,7 @@ class MixedLMResults:
         return self.model.endog - self.fittedvalues
 
     # ------------------------------------------------------------ summary
-    def summary(self, alpha: float = 0.05) -> "MixedLMSummary":
+    def summary(self, alpha: float = 0.05) -> Summary2:
         """statsmodels' "Mixed Linear Model Regression Results" table."""
         from scipy.stats import norm
 
@@ -687,69 +688,9 @@ class MixedLMResults:
         cols = ["Coef.", "Std.Err.", "z", "P>|z|", f"[{alpha / 2}", f"{1 - alpha / 2}]"]
         table = pd.DataFrame([[("" if not np.isfinite(x) else f"{x:.3f}") for x in vals] for _, vals in rows],
                              index=[nm for nm, _ in rows], columns=cols)
-        return MixedLMSummary("Mixed Linear Model Regression Results", info, table)
+        return Summary2("Mixed Linear Model Regression Results", table, info=info)
 
     def __repr__(self) -> str:
         return f"<MixedLMResults {self.method}: llf = {self.llf:.4f}>"
 
 
-class MixedLMSummary:
-    """statsmodels' summary2 layout: an info block (two key/value columns) and the coefficient table.
-
-    Rendering rules (as statsmodels'): the info block is left-aligned, the table
-    right-aligned with centred headers; the narrower of the two is widened by padding its
-    column separators (then its first column) to the wider one's width.
-    """
-
-    def __init__(self, title: str, info: list[tuple[str, str]], table: pd.DataFrame) -> None:
-        self.title = title
-        self.info = info
-        self.table = table
-        self.tables = [table]
-
-    def _info_cells(self) -> list[list[str]]:
-        half = (len(self.info) + 1) // 2
-        left, right = self.info[:half], self.info[half:]
-        right = right + [("", "")] * (half - len(right))
-        return [[a, b, c, d] for (a, b), (c, d) in zip(left, right)]
-
-    def as_text(self) -> str:
-        info = self._info_cells()
-        iw = [max(len(r[c]) for r in info) for c in range(4)]
-        tab = self.table
-        stubs = [str(s) for s in tab.index]
-        sw = max(len(s) for s in stubs)
-        cw = [max([len(c)] + [len(v) for v in tab[c]]) for c in tab.columns]
-        w_info = sum(iw) + 3
-        w_tab = sw + sum(cw) + len(cw)
-        widest = max(w_info, w_tab)
-
-        def pads(width: int, nsep: int) -> tuple[int, int]:
-            pad = (widest - width) // nsep
-            return pad, widest - (width + nsep * pad)
-
-        ipad, iextra = pads(w_info, 3)
-        tpad, textra = pads(w_tab, max(len(cw) - 1, 1))
-        lines = []
-        pad_title = int(widest / 2 - len(self.title) / 2) if len(self.title) < widest else 0
-        lines.append(" " * pad_title + self.title)
-        lines.append("=" * widest)
-        isep = " " * (1 + ipad)
-        for r in info:
-            cells = [r[0].ljust(iw[0] + iextra)] + [r[c].ljust(iw[c]) for c in (1, 2, 3)]
-            lines.append(isep.join(cells))
-        lines.append("-" * widest)
-        tsep = " " * (1 + tpad)
-        stub_w = sw + textra
-        lines.append(" " * stub_w + "".join(tsep + c.center(w) for c, w in zip(tab.columns, cw)))
-        lines.append("-" * widest)
-        for s, (_, row) in zip(stubs, tab.iterrows()):
-            lines.append(s.ljust(stub_w) + "".join(tsep + str(v).rjust(w) for v, w in zip(row, cw)))
-        lines.append("=" * widest)
-        return "\n".join(lines) + "\n"
-
-    def __str__(self) -> str:
-        return self.as_text()
-
-    def __repr__(self) -> str:
-        return self.as_text()

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import math
 import re
-import textwrap
 from typing import Any, Sequence
 
 import numpy as np
@@ -52,6 +51,7 @@ import scipy.sparse as sp
 from mixedlm.arrays import as_float_array, float_matrix
 from mixedlm.engines import bayes as engine
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError, warn_at_caller
+from mixedlm.statsmodels_style.summary2 import Summary2
 
 __all__ = [
     "MixedGLM", "BinomialBayesMixedGLM", "PoissonBayesMixedGLM", "BayesMixedGLMResults",
@@ -681,57 +681,6 @@ def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFram
 # Results
 # --------------------------------------------------------------------------------------
 
-class BayesSummary:
-    """statsmodels' summary layout for a Bayesian mixed GLM (``str()`` prints it).
-
-    Attributes
-    ----------
-    title : str
-    table : pandas.DataFrame
-        Columns ``Type, Post. Mean, Post. SD, SD, SD (LB), SD (UB)``, one row per fixed effect
-        (M) and variance parameter (V); ``SD`` = exp(posterior mean of the log SD), the bounds
-        exp(mean ∓ 2 SD).
-    extra_txt : list of str
-        Notes, including the method and the objective.
-    """
-
-    def __init__(self, title: str, table: pd.DataFrame, extra_txt: list[str]) -> None:
-        self.title = title
-        self.table = table
-        self.tables = [table]
-        self.extra_txt = extra_txt
-
-    def as_text(self) -> str:
-        """The summary as text."""
-        tab = self.table
-        cells: dict[str, list[str]] = {}
-        for col in tab.columns:
-            vals = tab[col].tolist()
-            if col in ("Post. Mean", "Post. SD"):
-                cells[col] = [f"{float(v):.4f}" for v in vals]
-            else:
-                cells[col] = [str(v) for v in vals]
-        index = [str(i) for i in tab.index]
-        iw = max([len(s) for s in index] + [0])
-        widths = {c: max([len(c)] + [len(s) for s in cells[c]]) for c in tab.columns}
-        header = " " * iw + "".join(" " + c.center(widths[c]) for c in tab.columns)
-        rows = [idx.ljust(iw) + "".join(" " + cells[c][i].rjust(widths[c]) for c in tab.columns)
-                for i, idx in enumerate(index)]
-        width = len(header)
-        pad = max((width - len(self.title)) // 2, 0)
-        lines = [" " * pad + self.title,
-                 "=" * width, header, "-" * width, *rows, "=" * width]
-        for txt in self.extra_txt:
-            lines.extend(textwrap.wrap(txt, width=max(width, 40)))
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.as_text()
-
-    def __repr__(self) -> str:
-        return self.as_text()
-
-
 class BayesMixedGLMResults:
     """Posterior summaries from :meth:`MixedGLM.fit_map` or :meth:`MixedGLM.fit_vb`.
 
@@ -858,7 +807,7 @@ class BayesMixedGLMResults:
         """
         return self.model.predict(self.params, exog=exog, linear=linear, exog_vc=exog_vc, offset=offset)
 
-    def summary(self) -> BayesSummary:
+    def summary(self) -> Summary2:
         """statsmodels' table (Type M/V, Post. Mean, Post. SD, SD, SD (LB), SD (UB)) with the objective."""
         m = self.model
         k_fe, k_v = m.k_fep, m.k_vcp
@@ -885,7 +834,7 @@ class BayesMixedGLMResults:
                          + " (random effects ≈ 0; see the warning)")
         if not self.converged:
             extra.append(f"Warning: not converged ({self.message})")
-        return BayesSummary(title, table, extra)
+        return Summary2(title, table, extra_txt=extra, formats={"Post. Mean": "{:.4f}", "Post. SD": "{:.4f}"})
 
     def __repr__(self) -> str:
         what = "log posterior" if self.method == "map" else "ELBO"
