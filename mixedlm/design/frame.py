@@ -10,7 +10,7 @@ factors and runs lme4's sanity checks on them.  It keeps a :class:`FrameSpec` so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ import pandas as pd
 from mixedlm.design.grouping import GroupingFactor, code_grouping_factor
 from mixedlm.design.missing import missing_by_column, missing_message
 from mixedlm.design.response import response_values
+from mixedlm.design.vcomp import VcComponent, nan_rows_of, vc_columns, vc_rhs
 from mixedlm.errors import DataError, FormulaError
 from mixedlm.formula.materialize import (
     KNOWN_NAMES,
@@ -150,6 +151,12 @@ class ModelFrame:
         The input frame's index.
     na_action : str
     spec : FrameSpec
+    vc : list of VcComponent
+        One per ``vc_formulas`` entry, on the used rows.
+    extra : dict
+        ``name -> (Design, matrix)`` for every ``extra_rhs`` entry, on the used rows.
+    row_vectors : dict
+        ``name -> values`` of every ``row_vectors`` entry on the used rows.
     """
 
     parsed: ParsedFormula
@@ -165,6 +172,9 @@ class ModelFrame:
     index: pd.Index
     na_action: str
     spec: FrameSpec
+    vc: list[VcComponent] = field(default_factory=list)
+    extra: dict[str, tuple[Design, np.ndarray]] = field(default_factory=dict)
+    row_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -216,6 +226,8 @@ class _Pieces:
     fixed: Design
     X: np.ndarray
     lhs: dict[str, tuple[Design, np.ndarray]] = field(default_factory=dict)
+    extra: dict[str, tuple[Design, np.ndarray]] = field(default_factory=dict)
+    vc: list[VcComponent] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------- public API
@@ -230,6 +242,10 @@ def build_model_frame(
     na_action: str = "omit",
     allow_nlev_equal_nobs: bool = False,
     binary_factor_ok: bool = False,
+    subset: Any = None,
+    vc_formulas: Mapping[str, str] | None = None,
+    extra_rhs: Mapping[str, str] | None = None,
+    row_vectors: Mapping[str, Any] | None = None,
 ) -> ModelFrame:
     """Materialize a mixed-model formula on a data frame.
 
@@ -253,6 +269,24 @@ def build_model_frame(
     binary_factor_ok : bool
         Accept a categorical or text response as a binary indicator (first level =
         failure, every other level = success), as binomial GLMMs do.
+    subset : array-like, optional
+        Rows of ``data`` to consider at all (R's ``subset``): a boolean mask with one
+        entry per row, or index labels (``data.loc[subset]``).  Applied first; the frame's
+        ``n_input``, ``used_rows`` and ``index`` refer to the subset.
+    vc_formulas : mapping, optional
+        ``name -> one-sided formula`` of variance components (``"0 + C(g)"``), built
+        sparse by :func:`mixedlm.design.vcomp.vc_columns` on the used rows
+        (:attr:`ModelFrame.vc`).
+    extra_rhs : mapping, optional
+        ``name -> one-sided formula`` of further dense model matrices on the same rows
+        (:attr:`ModelFrame.extra`), e.g. statsmodels' ``re_formula``.
+    row_vectors : mapping, optional
+        ``name -> one value per row`` (e.g. group labels given as an array); a missing
+        value drops the row; the used values are :attr:`ModelFrame.row_vectors`.
+
+    Every variable of ``formula``, ``vc_formulas`` and ``extra_rhs`` and every row vector
+    takes part in the one missing-value rule: a row is used only if none of them is
+    missing there and no evaluated expression gives NaN.
 
     Returns
     -------
@@ -269,6 +303,10 @@ def build_model_frame(
     parsed = formula if isinstance(formula, ParsedFormula) else parse_formula(formula)
     _check_na_action(na_action)
     data = _as_frame(data)
+    if subset is not None:
+        data = _apply_subset(data, subset)
+    vc_rhs_of = _one_sided(vc_formulas, "vc_formulas")
+    extra_rhs_of = _one_sided(extra_rhs, "extra_rhs")
     if parsed.response is None:
         raise FormulaError(
             f"the formula {parsed.formula!r} has no response; write it as "
@@ -279,14 +317,24 @@ def build_model_frame(
         raise DataError("the data frame is empty (0 rows)")
     names, evaluated = _variables_used(parsed)
     check_columns(names, list(data.columns), where=parsed.formula, known=KNOWN_NAMES)
+    for rhs in (*vc_rhs_of.values(), *extra_rhs_of.values()):
+        extra_vars = formula_variables(rhs)
+        check_columns(extra_vars, list(data.columns), where=rhs, known=KNOWN_NAMES)
+        names = list(dict.fromkeys([*names, *extra_vars]))
+        evaluated.update(extra_vars)
     columns = [name for name in names if name in data.columns]
     w_arg = _argument_vector(weights, data, "weights")
     off_arg = _argument_vector(offset, data, "offset")
+    vectors = {str(k): _label_vector(v, data, str(k)) for k, v in (row_vectors or {}).items()}
 
     missing = missing_by_column(data, columns)
     for label, vec in (("weights", w_arg), ("offset", off_arg)):
         if vec is not None and np.isnan(vec).any():
             missing[f"{label} argument"] = np.isnan(vec)
+    for label, vec in vectors.items():
+        absent = np.asarray(pd.isna(vec), dtype=bool)
+        if absent.any():
+            missing[label] = absent
     used = np.ones(n_input, dtype=bool)
     for mask in missing.values():
         used &= ~mask
@@ -303,10 +351,11 @@ def build_model_frame(
                 + missing_message(missing, f"na_action={na_action!r}")
             )
         sub = _subset(data, columns, used, drop_unused=evaluated_columns)
-        pieces = _materialize(parsed, sub, binary_factor_ok)
+        pieces = _materialize(parsed, sub, binary_factor_ok, vc_rhs_of, extra_rhs_of)
         bad = _nan_rows(pieces)
         if not bad.any():
             break
+        _reject_infinite_inputs(sub, columns, bad)
         if na_action == "fail":
             raise DataError(
                 f"{int(bad.sum())} row(s) give NaN when the formula's expressions are "
@@ -353,6 +402,9 @@ def build_model_frame(
         index=data.index,
         na_action=na_action,
         spec=spec,
+        vc=pieces.vc,
+        extra=pieces.extra,
+        row_vectors={k: v[used] for k, v in vectors.items()},
     )
 
 
@@ -518,6 +570,49 @@ def _variables_used(parsed: ParsedFormula) -> tuple[list[str], set[str]]:
     return list(names), set(evaluated)
 
 
+def _apply_subset(data: pd.DataFrame, subset: Any) -> pd.DataFrame:
+    """R's ``subset``: a boolean mask over the rows, or index labels."""
+    arr = np.asarray(subset)
+    if arr.dtype == bool:
+        if arr.ndim != 1 or arr.shape[0] != len(data):
+            raise DataError(
+                f"subset must be a boolean mask with one entry per row of the data ({len(data)}), "
+                f"or index labels; got a boolean array of shape {arr.shape}"
+            )
+        return data.iloc[np.flatnonzero(arr)]
+    try:
+        return data.loc[arr]
+    except KeyError as exc:
+        raise DataError(f"subset names rows that are not in the data's index: {exc}") from None
+
+
+def _one_sided(formulas: Mapping[str, str] | None, what: str) -> dict[str, str]:
+    """``name -> right-hand side`` of the one-sided formulas of ``vc_formulas`` / ``extra_rhs``."""
+    if formulas is None:
+        return {}
+    if not isinstance(formulas, Mapping):
+        raise FormulaError(f"{what} must be a dict name -> one-sided formula such as '0 + C(g)'")
+    out = {}
+    for name, formula in formulas.items():
+        if not isinstance(formula, str):
+            raise FormulaError(
+                f"{what}[{name!r}] must be a formula string such as '0 + C(g)', "
+                f"not {type(formula).__name__}"
+            )
+        out[str(name)] = vc_rhs(formula)
+    return out
+
+
+def _label_vector(value: Any, data: pd.DataFrame, what: str) -> np.ndarray:
+    """One label per input row (a pandas Series is taken by position, not by index)."""
+    arr = value.to_numpy() if isinstance(value, (pd.Series, pd.Index)) else np.asarray(value)
+    if arr.ndim != 1 or arr.shape[0] != len(data):
+        raise DataError(
+            f"{what} must have one value per row of the data ({len(data)}), got shape {arr.shape}"
+        )
+    return arr
+
+
 def _argument_vector(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
     """The ``weights`` / ``offset`` argument as a float64 vector over the input rows."""
     if value is None:
@@ -566,8 +661,14 @@ def _subset(
     return frame.assign(**replaced) if replaced else frame
 
 
-def _materialize(parsed: ParsedFormula, sub: pd.DataFrame, binary_factor_ok: bool) -> _Pieces:
-    """Response, offsets, X and the bars' left sides on the candidate rows."""
+def _materialize(
+    parsed: ParsedFormula,
+    sub: pd.DataFrame,
+    binary_factor_ok: bool,
+    vc_rhs_of: Mapping[str, str],
+    extra_rhs_of: Mapping[str, str],
+) -> _Pieces:
+    """Response, offsets, X, the bars' left sides and any extra designs on the candidate rows."""
     y, trials = response_values(parsed, sub, binary_factor_ok=binary_factor_ok)
     offset_designs: list[Design] = []
     offsets: list[np.ndarray] = []
@@ -588,6 +689,12 @@ def _materialize(parsed: ParsedFormula, sub: pd.DataFrame, binary_factor_ok: boo
                     f"{term.lhs!r} removes the intercept and adds nothing"
                 )
             pieces.lhs[term.lhs] = (design, np.ascontiguousarray(Z))
+    for name, rhs in extra_rhs_of.items():
+        design, M = make_design(rhs, sub)
+        pieces.extra[name] = (design, np.ascontiguousarray(M))
+    for name, rhs in vc_rhs_of.items():
+        Z, column_names = vc_columns(rhs, sub)
+        pieces.vc.append(VcComponent(name, Z, column_names))
     return pieces
 
 
@@ -599,12 +706,31 @@ def _nan_rows(pieces: _Pieces) -> np.ndarray:
             continue
         nan = np.isnan(matrix)
         bad |= nan.any(axis=1) if matrix.ndim == 2 else nan
+    for component in pieces.vc:
+        bad |= nan_rows_of(component.Z, bad.shape[0])
     return bad
+
+
+def _reject_infinite_inputs(sub: pd.DataFrame, columns: Sequence[str], bad: np.ndarray) -> None:
+    """An infinite input value behind a NaN (``0·Inf`` in an interaction) is an error, not a missing value."""
+    for name in columns:
+        series = sub[name]
+        if not (isinstance(series.dtype, np.dtype) and series.dtype.kind == "f"):
+            continue
+        inf = np.isinf(series.to_numpy()) & bad
+        if inf.any():
+            raise DataError(
+                f"infinite values in column {name!r} ({int(inf.sum())} row(s), first at index "
+                f"label {sub.index[int(np.flatnonzero(inf)[0])]!r}) make the formula's terms "
+                "undefined (0 * Inf in an interaction); replace them, or set them to NaN to "
+                "drop those rows"
+            )
 
 
 def _numeric_pieces(pieces: _Pieces) -> list[np.ndarray]:
     """Every materialized numeric array of a pass."""
-    arrays = [pieces.y, pieces.X, *pieces.offsets, *(Z for _d, Z in pieces.lhs.values())]
+    arrays = [pieces.y, pieces.X, *pieces.offsets, *(Z for _d, Z in pieces.lhs.values()),
+              *(M for _d, M in pieces.extra.values())]
     if pieces.trials is not None:
         arrays.append(pieces.trials)
     return arrays
@@ -631,6 +757,16 @@ def _check_finite(pieces: _Pieces) -> None:
         checks.append(("offset", values[:, None], [design.formula]))
     for lhs, (design, Z) in pieces.lhs.items():
         checks.append((f"random-effects model matrix of ({lhs} | ...)", Z, design.column_names))
+    for name, (design, M) in pieces.extra.items():
+        checks.append((f"model matrix of {name} ({design.formula})", M, design.column_names))
+    for component in pieces.vc:
+        Z = component.Z
+        if not np.isfinite(Z.data).all():
+            col = int(np.searchsorted(Z.indptr, np.flatnonzero(~np.isfinite(Z.data))[0], side="right") - 1)
+            raise DataError(
+                f"infinite values in the variance component {component.name!r}, column "
+                f"{component.column_names[col]!r}"
+            )
     for what, matrix, names in checks:
         if _all_finite(matrix):
             continue

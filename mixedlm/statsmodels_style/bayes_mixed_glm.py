@@ -41,7 +41,6 @@ The lme4 front end reaches the same engines through :func:`fit_glmer_bayes`
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -49,6 +48,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mixedlm.arrays import as_float_array, float_matrix
+from mixedlm.design.vcomp import stack_components, vc_from_re_structure
 from mixedlm.engines import bayes as engine
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError, warn_at_caller
 from mixedlm.statsmodels_style.summary2 import Summary2
@@ -586,44 +586,15 @@ class PoissonBayesMixedGLM(MixedGLM):
 # Formula design
 # --------------------------------------------------------------------------------------
 
-_FACTOR_ONLY = re.compile(r"^\s*(?:0\s*\+\s*|-\s*1\s*\+\s*)(?:C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)|([A-Za-z_][A-Za-z0-9_.]*))\s*$")
-
-
-def _vc_design(rhs: str, sub: pd.DataFrame) -> tuple[sp.csc_matrix, list[str]]:
-    """Sparse columns of one variance-component formula on the used rows.
-
-    ``0 + C(g)`` / ``0 + g`` with a factor ``g`` is built directly from the level codes
-    (sparse indicator, never dense); anything else goes through the formula layer and is
-    converted to sparse.  All-zero columns are dropped.
-    """
-    from mixedlm.design.grouping import column_codes
-    from mixedlm.formula.materialize import make_design
-
-    m = _FACTOR_ONLY.match(rhs)
-    if m:
-        var = m.group(1) or m.group(2)
-        if var in sub.columns:
-            col = sub[var]
-            is_factor = (isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object
-                         or pd.api.types.is_string_dtype(col.dtype) or m.group(1) is not None)
-            if is_factor and not pd.api.types.is_float_dtype(col.dtype):
-                codes, comp = column_codes(col, var, var)
-                n = len(sub)
-                Z = sp.csc_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, len(comp.labels)))
-                prefix = f"C({var})" if m.group(1) else var
-                return Z, [f"{prefix}{lab}" for lab in comp.labels]
-    design, mat = make_design(rhs, sub)
-    keep = np.any(mat != 0.0, axis=0)
-    names = [nm for nm, kk in zip(design.column_names, keep) if kk]
-    return sp.csc_matrix(mat[:, keep]), names
-
-
 def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFrame, family: Any) -> tuple:
-    """Fixed design, response and the stacked variance-component columns from formulas."""
+    """Fixed design, response and the stacked variance-component columns from formulas.
+
+    One model frame (:func:`mixedlm.design.frame.build_model_frame` with ``vc_formulas``)
+    decides the rows: a row is used only when no variable of the formula or of any
+    variance component is missing there and no expression evaluates to NaN.
+    """
     from mixedlm.design.frame import as_pandas_frame, build_model_frame
-    from mixedlm.design.missing import missing_by_column
     from mixedlm.formula.parser import parse_formula
-    from mixedlm.formula.variables import formula_variables
 
     if not isinstance(formula, str):
         raise MixedLMError(f"formula must be a string like 'y ~ x', not {type(formula).__name__}")
@@ -635,28 +606,9 @@ def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFram
     if parsed.random:
         raise MixedLMError("the fixed-effects formula of a Bayesian mixed GLM has no (x | g) terms; give "
                            "random effects through vc_formulas, or use glmer(..., method='vb')")
-    vc_vars: list[str] = []
-    rhs_of: dict[str, str] = {}
-    for name, fml in vc_formulas.items():
-        if not isinstance(fml, str):
-            raise MixedLMError(f"vc_formulas[{name!r}] must be a formula string such as '0 + C(g)'")
-        rhs = fml.split("~", 1)[1] if "~" in fml else fml
-        rhs_of[str(name)] = rhs
-        for v in formula_variables(rhs):
-            if v not in data.columns:
-                raise MixedLMError(f"vc_formulas[{name!r}] = {fml!r} uses {v!r}, which is not a column of "
-                                   f"data")
-            vc_vars.append(v)
-    miss = missing_by_column(data, list(dict.fromkeys(vc_vars)))
-    keep = np.ones(len(data), dtype=bool)
-    for mask in miss.values():
-        keep &= ~mask
-    sub0 = data.loc[keep] if not keep.all() else data
-    frame = build_model_frame(parsed, sub0, binary_factor_ok=family.name == "binomial",
-                              allow_nlev_equal_nobs=True)
-    used = np.zeros(len(data), dtype=bool)
-    used[np.flatnonzero(keep)[frame.used_rows]] = True
-    sub = data.loc[used]
+    frame = build_model_frame(parsed, data, binary_factor_ok=family.name == "binomial",
+                              allow_nlev_equal_nobs=True, vc_formulas=vc_formulas)
+    used = frame.used_rows
     y = np.asarray(frame.y, dtype=np.float64)
     trials = None if frame.trials is None else np.asarray(frame.trials, dtype=np.float64)
     if trials is not None:
@@ -664,17 +616,12 @@ def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFram
             raise DataError(f"the response {parsed.response!r} is a binomial (successes, trials) response "
                             f"but the family is {family.name}")
         y = y * trials  # successes, with trials=
-    blocks, names, ident = [], [], []
-    for k, (name, rhs) in enumerate(rhs_of.items()):
-        Zk, nk = _vc_design(rhs, sub)
-        if Zk.shape[1] == 0:
-            raise DataError(f"vc_formulas[{name!r}] gives no non-zero columns on the data")
-        blocks.append(Zk)
-        names.extend(nk)
-        ident.append(np.full(Zk.shape[1], k, dtype=np.int64))
-    Z = sp.hstack(blocks, format="csc")
+    for comp in frame.vc:
+        if comp.size == 0:
+            raise DataError(f"vc_formulas[{comp.name!r}] gives no non-zero columns on the data")
+    Z, ident, vcp_names, vc_names = stack_components(frame.vc)
     return (np.asarray(frame.X, dtype=np.float64), list(frame.X_names), y, trials,
-            np.asarray(frame.offset, dtype=np.float64), Z, np.concatenate(ident), list(rhs_of), names, used)
+            np.asarray(frame.offset, dtype=np.float64), Z, ident, vcp_names, vc_names, used)
 
 
 # --------------------------------------------------------------------------------------
@@ -845,45 +792,6 @@ class BayesMixedGLMResults:
 # The glmer front end
 # --------------------------------------------------------------------------------------
 
-def glmer_design_to_vc(setup: Any) -> tuple[sp.csc_matrix, np.ndarray, list[str], list[str]]:
-    """``exog_vc``, ``ident`` and names from a ``glmer`` design with independent random terms.
-
-    Every lme4 term must be scalar (``(1 | g)``, ``(0 + x | g)``) or come from ``||``; each
-    of its columns becomes one variance parameter with one realization per level.
-
-    Raises
-    ------
-    MixedLMError
-        For a correlated vector-valued term such as ``(x | g)``.
-    """
-    re = setup.re
-    n = int(setup.y.shape[0])
-    blocks, ident, vcp_names, vc_names = [], [], [], []
-    k = 0
-    for blk in re.blocks:
-        if blk.correlated and len(blk.names) > 1:
-            rest = [nm for nm in blk.names if nm != "(Intercept)"]
-            lhs = " + ".join(rest) if "(Intercept)" in blk.names else "0 + " + " + ".join(rest)
-            raise MixedLMError(
-                f"method='map'/'vb' model every random effect as independent (statsmodels' "
-                f"BayesMixedGLM has one standard deviation per component and no correlations), but the "
-                f"term ({lhs} | {blk.group}) has correlated effects; write it as ({lhs} || {blk.group}) "
-                "for independent effects, or fit it by maximum likelihood (the default method)")
-        term = re.terms[blk.term_index]
-        for col, nm in zip(blk.columns, blk.names):
-            z = np.asarray(term.Z[:, col], dtype=np.float64)
-            Zk = sp.csc_matrix((z, (np.arange(n), term.codes)), shape=(n, term.nlev))
-            Zk.eliminate_zeros()
-            blocks.append(Zk)
-            label = blk.group if nm == "(Intercept)" else f"{blk.group}.{nm}"
-            vcp_names.append(label)
-            suffix = "" if nm == "(Intercept)" else f".{nm}"
-            vc_names.extend(f"{blk.group}[{lev}]{suffix}" for lev in term.levels)
-            ident.append(np.full(term.nlev, k, dtype=np.int64))
-            k += 1
-    return sp.hstack(blocks, format="csc"), np.concatenate(ident), vcp_names, vc_names
-
-
 def fit_glmer_bayes(setup: Any, method: str, vcp_p: float = 1, fe_p: float = 2,
                     **fit_args: Any) -> BayesMixedGLMResults:
     """Fit a ``glmer`` design by the Bayesian engines (``method="map"`` or ``"vb"``).
@@ -907,7 +815,7 @@ def fit_glmer_bayes(setup: Any, method: str, vcp_p: float = 1, fe_p: float = 2,
     method = str(method).lower()
     if method not in ("map", "vb"):
         raise MixedLMError(f"method must be 'map' or 'vb' for the Bayesian fits, not {method!r}")
-    Z, ident, vcp_names, vc_names = glmer_design_to_vc(setup)
+    Z, ident, vcp_names, vc_names = stack_components(vc_from_re_structure(setup.re, int(setup.y.shape[0])))
     fam = setup.family
     if fam.name not in ("binomial", "poisson"):
         raise MixedLMError(f"method={method!r} supports the binomial and Poisson families, not {fam.name}")

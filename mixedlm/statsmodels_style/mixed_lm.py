@@ -45,6 +45,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mixedlm.arrays import as_float_array, float_matrix
+from mixedlm.design.vcomp import one_nonzero_per_row, vc_from_grouped_arrays, vc_rhs
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError, warn_at_caller
 from mixedlm.statsmodels_style.summary2 import Summary2
 
@@ -77,25 +78,6 @@ def _group_codes(groups: Any, n: int) -> tuple[np.ndarray, list[Any], str | None
         raise DataError("groups has missing values")
     codes, uniques = pd.factorize(g, sort=False)
     return codes.astype(np.int64), list(uniques), None if name is None else str(name)
-
-
-def _one_per_row(M: sp.csr_matrix | np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Column index and value of the (at most one) nonzero of each row; rows without one get -1."""
-    Ms = sp.csr_matrix(M)
-    Ms.eliminate_zeros()
-    cnt = np.diff(Ms.indptr)
-    if np.any(cnt > 1):
-        i = int(np.flatnonzero(cnt > 1)[0])
-        raise MixedLMError(
-            f"variance component {what!r}: row {i} has {int(cnt[i])} nonzero columns; a variance "
-            "component maps to a scalar random-effects term, so each row may touch at most one of "
-            "its random effects (as with '0 + C(f)' or '0 + C(f):x')")
-    col = np.full(Ms.shape[0], -1, dtype=np.int64)
-    val = np.zeros(Ms.shape[0])
-    rows = np.flatnonzero(cnt == 1)
-    col[rows] = Ms.indices[Ms.indptr[rows]]
-    val[rows] = Ms.data[Ms.indptr[rows]]
-    return col, val, rows
 
 
 # --------------------------------------------------------------------------------------
@@ -156,35 +138,16 @@ class MixedLM:
         self.exog_re = Zre
         self.exog_re_names = list(rnames)
         # variance components -> (name, per-row column index, value, column names)
-        self._vc: list[tuple[str, np.ndarray, np.ndarray, list[str]]] = []
         if _vc_designs is not None:
-            for name, M, cnames in _vc_designs:
-                col, val, _ = _one_per_row(M, name)
-                self._vc.append((name, col, val, list(cnames)))
+            components = list(_vc_designs)
         elif exog_vc is not None:
-            if not isinstance(exog_vc, dict):
-                raise MixedLMError("exog_vc must be a dict {name: {group: matrix}} (statsmodels' layout)")
-            rows_of = [np.flatnonzero(codes == g) for g in range(len(labels))]
-            for name, per_group in exog_vc.items():
-                if not isinstance(per_group, dict):
-                    raise MixedLMError(f"exog_vc[{name!r}] must be a dict {{group: matrix}}")
-                col = np.full(n, -1, dtype=np.int64)
-                val = np.zeros(n)
-                width = 0
-                for g, lab in enumerate(labels):
-                    if lab not in per_group:
-                        continue
-                    M = np.asarray(per_group[lab], dtype=np.float64)
-                    if M.ndim == 1:
-                        M = M[:, None]
-                    if M.shape[0] != rows_of[g].shape[0]:
-                        raise DataError(f"exog_vc[{name!r}][{lab!r}] has {M.shape[0]} rows but group {lab!r} "
-                                        f"has {rows_of[g].shape[0]} observations")
-                    c, v, r = _one_per_row(M, str(name))
-                    col[rows_of[g][r]] = c[r]
-                    val[rows_of[g][r]] = v[r]
-                    width = max(width, M.shape[1])
-                self._vc.append((str(name), col, val, [f"{name}_{j}" for j in range(width)]))
+            components = vc_from_grouped_arrays(exog_vc, codes, labels)
+        else:
+            components = []
+        self._vc: list[tuple[str, np.ndarray, np.ndarray, list[str]]] = []
+        for comp in components:
+            col, val = one_nonzero_per_row(comp.Z, comp.name)
+            self._vc.append((comp.name, col, val, list(comp.column_names)))
         self.k_fe = X.shape[1]
         self.k_re = Zre.shape[1]
         self.k_vc = len(self._vc)
@@ -220,17 +183,11 @@ class MixedLM:
         MixedLM
         """
         from mixedlm.design.frame import as_pandas_frame, build_model_frame
-        from mixedlm.design.missing import missing_by_column
-        from mixedlm.formula.materialize import make_design
         from mixedlm.formula.parser import parse_formula
-        from mixedlm.formula.variables import formula_variables
-        from mixedlm.statsmodels_style.bayes_mixed_glm import _vc_design
 
         if kwargs:
             raise MixedLMError(f"unsupported arguments: {sorted(kwargs)}")
         data = as_pandas_frame(data)
-        if subset is not None:
-            data = data.loc[np.asarray(subset)]
         if groups is None:
             raise MixedLMError("groups is required: a column name or one label per row (use a constant "
                                "column for crossed models with vc_formula)")
@@ -239,39 +196,25 @@ class MixedLM:
             if groups not in data.columns:
                 raise MixedLMError(f"groups={groups!r} is not a column of data")
             gname = groups
-            gvals = data[groups]
+            group_vector = data[groups]
         else:
-            gvals = pd.Series(np.asarray(groups), index=data.index)
+            group_vector = groups
         parsed = parse_formula(formula, require_random=False)
         if parsed.random:
             raise MixedLMError("MixedLM formulas have no (x | g) terms: give groups=, re_formula= and "
                                "vc_formula=, or use mlm.lmer() with lme4's syntax")
         re_rhs = None
         if re_formula is not None:
-            re_rhs = re_formula.split("~", 1)[1] if "~" in re_formula else re_formula
+            re_rhs = vc_rhs(re_formula)
             if re_rhs.strip() in ("0", "-1", "0 + 0"):
                 re_rhs = "0"
-        vc_formula = dict(vc_formula or {})
-        extra_vars: list[str] = []
-        if re_rhs not in (None, "0"):
-            extra_vars += list(formula_variables(re_rhs))
-        for nm, f in vc_formula.items():
-            rhs = f.split("~", 1)[1] if "~" in f else f
-            extra_vars += list(formula_variables(rhs))
-        for v in extra_vars:
-            if v not in data.columns:
-                raise MixedLMError(f"{v!r} (used by re_formula/vc_formula) is not a column of data")
-        miss = missing_by_column(data, list(dict.fromkeys(extra_vars)))
-        keep = ~np.asarray(pd.isna(gvals))
-        for mask in miss.values():
-            keep &= ~mask
-        sub0 = data.loc[keep]
-        frame = build_model_frame(parsed, sub0, allow_nlev_equal_nobs=True)
-        sub = sub0.loc[frame.used_rows] if not frame.used_rows.all() else sub0
-        g_used = gvals.loc[sub.index] if gname is None else sub[gname]
+        extra = {} if re_rhs in (None, "0") else {"re_formula": re_rhs}
+        frame = build_model_frame(parsed, data, allow_nlev_equal_nobs=True, subset=subset,
+                                  vc_formulas=dict(vc_formula or {}), extra_rhs=extra,
+                                  row_vectors={"groups": group_vector})
         if np.any(frame.offset != 0):
             raise MixedLMError("offsets are not supported by MixedLM.from_formula")
-        n = len(sub)
+        n = frame.n
         if re_rhs is None:
             Zre = np.ones((n, 1))
             rnames = [gname or "Group"]
@@ -279,18 +222,13 @@ class MixedLM:
             Zre = np.zeros((n, 0))
             rnames = []
         else:
-            design, Zre = make_design(re_rhs, sub)
+            design, Zre = frame.extra["re_formula"]
             rnames = [(gname or "Group") if c == "(Intercept)" else c for c in design.column_names]
-        vc_designs = []
-        for nm, f in vc_formula.items():
-            rhs = f.split("~", 1)[1] if "~" in f else f
-            M, cnames = _vc_design(rhs, sub)
-            vc_designs.append((str(nm), M, cnames))
         yname = parsed.response or "y"
         model = cls(pd.Series(np.asarray(frame.y, dtype=np.float64), name=yname),
                     pd.DataFrame(np.asarray(frame.X), columns=list(frame.X_names)),
-                    pd.Series(np.asarray(g_used), name=gname), exog_re=Zre if Zre.shape[1] else 0,
-                    _re_names=rnames, _vc_designs=vc_designs)
+                    pd.Series(frame.row_vectors["groups"], name=gname), exog_re=Zre if Zre.shape[1] else 0,
+                    _re_names=rnames, _vc_designs=frame.vc)
         model.formula = formula
         model.data = data
         return model
