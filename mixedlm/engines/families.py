@@ -269,6 +269,38 @@ def _binomial_unit_deviance(y: ArrayLike, mu: ArrayLike) -> np.ndarray:
     return val
 
 
+def _draw_at_shape(mu: ArrayLike, wt: ArrayLike | None, scale: float,
+                   draw: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """One draw per observation with mean ``μ_i`` and shape ``λ_i = w_i/φ``; ``μ_i`` where ``w_i = 0``.
+
+    The Gamma (shape ``w/φ``, scale ``μφ/w``) and inverse Gaussian (``IG(μ, λ = w/φ)``)
+    simulators: a prior weight ``w`` multiplies the shape, i.e. divides the dispersion
+    ``φ``.  Rows with ``w = 0`` carry no information; they are drawn at the placeholder
+    shape 1 (so the generator advances as for every row) and then replaced by ``μ``.
+
+    Parameters
+    ----------
+    mu : array_like
+        Means ``μ``.
+    wt : array_like or None
+        Prior weights ``w`` (ones when None).
+    scale : float
+        Dispersion ``φ``.
+    draw : callable
+        ``(μ, λ) ↦`` draws, e.g. ``rng.wald``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``draw(μ, λ)`` where ``w > 0``, ``μ`` elsewhere.
+    """
+    mu = _f64(mu)
+    w = np.array(_weights(wt, mu), dtype=np.float64)
+    live = w > 0
+    shape = np.where(live, w / float(scale), 1.0)
+    return np.where(live, draw(mu, shape), mu)
+
+
 def r_format_number(x: float, digits: int = 7) -> str:
     """Format one number as R's ``format(x)`` does with ``digits`` significant digits.
 
@@ -944,12 +976,7 @@ class Gamma(Family):
 
         Rows with ``w = 0`` return ``μ``.
         """
-        mu = _f64(mu)
-        w = np.array(_weights(wt, mu), dtype=np.float64)
-        live = w > 0
-        shape = np.where(live, w / float(scale), 1.0)
-        draws = rng.gamma(shape, mu / shape)
-        return np.where(live, draws, mu)
+        return _draw_at_shape(mu, wt, scale, lambda m, shape: rng.gamma(shape, m / shape))
 
 
 class InverseGaussian(Family):
@@ -1008,12 +1035,7 @@ class InverseGaussian(Family):
 
         Rows with ``w = 0`` return ``μ``.
         """
-        mu = _f64(mu)
-        w = np.array(_weights(wt, mu), dtype=np.float64)
-        live = w > 0
-        lam = np.where(live, w / float(scale), 1.0)
-        draws = rng.wald(mu, lam)
-        return np.where(live, draws, mu)
+        return _draw_at_shape(mu, wt, scale, rng.wald)
 
 
 class Gaussian(Family):

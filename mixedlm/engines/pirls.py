@@ -237,6 +237,54 @@ class Pirls:
                 fac.reset_values(A)
         return fac
 
+    def _factor_iterate(self, which: str, T: list[np.ndarray], X: np.ndarray, eta_fit: np.ndarray,
+                        wv: WorkingValues, newton: tuple[np.ndarray, np.ndarray] | None
+                        ) -> tuple[np.ndarray, Any, bool, bool]:
+        """Factor the penalized system of one PIRLS iteration, Newton weights first, Fisher as fallback.
+
+        With weights ``w`` and working residuals ``r`` — the observed information
+        ``newton = (w, r)`` when given, else the expected (IRLS) ``wv.weights, wv.wres`` —
+        ``A = [Z X z]' W [Z X z]`` is built with working response ``z = eta_fit + r``
+        (``eta_fit = η − o`` for the joint ``(β, u)`` system, ``η − Xβ − o`` for ``u``
+        alone) and factored at ``T``.  If the observed penalized Hessian is not positive
+        definite, the factor is rebuilt at the expected weights (a Fisher step).
+
+        Parameters
+        ----------
+        which : {"u", "b"}
+            Which cached factor (:meth:`_factor`).
+        T : list of numpy.ndarray
+            The templates ``T_k(θ)``.
+        X : numpy.ndarray
+            Fixed-effects columns of ``A`` (none for the ``u`` system).
+        eta_fit : numpy.ndarray
+            The part of ``η`` the system fits.
+        wv : WorkingValues
+            The expected-information values at the current iterate.
+        newton : tuple of numpy.ndarray or None
+            The observed-information weights and residuals, or None.
+
+        Returns
+        -------
+        w : numpy.ndarray
+            The weights of the factor.
+        fac : object
+            The factor.
+        ok : bool
+            Whether the factorization succeeded.
+        observed : bool
+            Whether ``w`` is the observed information.
+        """
+        observed = newton is not None
+        w, wres = newton if observed else (wv.weights, wv.wres)
+        fac = self._factor(which, self.builder.build(X, eta_fit + wres, w, log_weights=False))
+        ok = fac.factor(T)
+        if not ok and observed:  # observed information not positive definite: Fisher step
+            observed, w, wres = False, wv.weights, wv.wres
+            fac = self._factor(which, self.builder.build(X, eta_fit + wres, w, log_weights=False))
+            ok = fac.factor(T)
+        return w, fac, ok, observed
+
     # ------------------------------------------------------------- solvers
     def solve_u(self, theta: np.ndarray, beta: np.ndarray, u0: np.ndarray | None = None) -> PirlsState:
         """Conditional modes ``û(θ, β)`` with β fixed (Laplace / AGQ objective).
@@ -261,16 +309,7 @@ class Pirls:
         observed = False
         for it in range(1, self.maxit + 1):
             newton = None if flat else self.working.newton(eta, wv)
-            observed = newton is not None
-            w, wres = newton if observed else (wv.weights, wv.wres)
-            A = self.builder.build(self._X0, (eta - fixed_eta) + wres, w, log_weights=False)
-            fac = self._factor("u", A)
-            ok = fac.factor(T)
-            if not ok and observed:  # observed information not positive definite: Fisher step
-                observed, w, wres = False, wv.weights, wv.wres
-                A = self.builder.build(self._X0, (eta - fixed_eta) + wres, w, log_weights=False)
-                fac = self._factor("u", A)
-                ok = fac.factor(T)
+            w, fac, ok, observed = self._factor_iterate("u", T, self._X0, eta - fixed_eta, wv, newton)
             if not ok:
                 raise PirlsError("PIRLS failed: the penalized weighted system is not positive definite "
                                  "(working weights may have underflowed); try other starting values")
@@ -335,16 +374,7 @@ class Pirls:
         observed = False
         for it in range(1, self.maxit + 1):
             newton = None if flat else self.working.newton(eta, wv)
-            observed = newton is not None
-            w, wres = newton if observed else (wv.weights, wv.wres)
-            A = self.builder.build(self.X, eta - self.offset + wres, w, log_weights=False)
-            fac = self._factor("b", A)
-            ok = fac.factor(T)
-            if not ok and observed:  # observed information not positive definite: Fisher step
-                observed, w, wres = False, wv.weights, wv.wres
-                A = self.builder.build(self.X, eta - self.offset + wres, w, log_weights=False)
-                fac = self._factor("b", A)
-                ok = fac.factor(T)
+            w, fac, ok, observed = self._factor_iterate("b", T, self.X, eta - self.offset, wv, newton)
             if not ok:
                 raise PirlsError("PIRLS failed: X'WX is not positive definite at the working weights; "
                                  "check for separation or collinear fixed effects")

@@ -73,7 +73,7 @@ from scipy import stats
 from mixedlm.errors import MixedLMError, warn_at_caller
 from mixedlm.formula.terms import fixed_terms, term_assign
 from mixedlm.results.interface import MixedFit
-from mixedlm.rprint.coefmat import finish_coefmat
+from mixedlm.rprint.coefmat import _zero_mismatches, finish_coefmat
 from mixedlm.rprint.numbers import r_format, r_round, zapsmall
 
 __all__ = ["AnovaTable", "NonNestedWarning", "REMLRefitMessage", "anova", "format_anova",
@@ -177,18 +177,10 @@ def format_anova(table: pd.DataFrame, heading: Sequence[str] = (), digits: int =
         for i, s in enumerate(fmt(np.asarray(col, dtype=float), digits)):
             cf[i][j] = s
     # a nonzero value printed as zero (or the reverse) is re-formatted with one digit less
-    for j in range(nc - 1 if has_p else nc):
-        if j in tst:
-            continue
-        for i in range(nr):
-            if ina[i, j]:
-                continue
-            try:
-                shown0 = float(cf[i][j]) == 0.0
-            except ValueError:
-                continue
-            if (xm[i, j] == 0.0) != shown0:
-                cf[i][j] = r_format([float(xm[i, j])], digits=max(1, digits - 1))[0]
+    check = ~ina
+    check[:, tst] = False
+    for i, j in _zero_mismatches(cf, xm, check, nc - 1 if has_p else nc):
+        cf[i][j] = r_format([float(xm[i, j])], digits=max(1, digits - 1))[0]
     for i in range(nr):
         for j in range(nc):
             if ina[i, j]:

@@ -48,6 +48,33 @@ def _panel_entries() -> int:
 PANEL_ENTRIES = _panel_entries()
 
 
+@njit(inline="always")
+def _block_row_dot(U, a, s, V, b, t):  # pragma: no cover - compiled (inlined into the kernels)
+    """``(U_a V_bᵀ)[s, t] = Σ_k U[a, s, k] V[b, t, k]``: one entry of the product of two stored blocks.
+
+    ``U`` and ``V`` are block values ``(nnz, S_·, S_c)`` with the same number of columns
+    ``S_c``; the sum runs over ``k`` in increasing order.  Inlined by numba into each
+    kernel (no call per block entry).
+
+    Parameters
+    ----------
+    U, V : numpy.ndarray
+        Stored blocks, ``(nnz_U, S_U, S_c)`` and ``(nnz_V, S_V, S_c)``.
+    a, b : int
+        The blocks ``U_a = U[a]`` and ``V_b = V[b]``.
+    s, t : int
+        Row ``s`` of ``U_a`` and row ``t`` of ``V_b``.
+
+    Returns
+    -------
+    float
+    """
+    acc = 0.0
+    for k in range(U.shape[2]):
+        acc += U[a, s, k] * V[b, t, k]
+    return acc
+
+
 @njit(cache=True, nogil=True)
 def sparse_syrk_upper(colptr, rows, vals, C, panel_entries):  # pragma: no cover - compiled
     """``C -= B Bᵀ`` on the upper triangle (block level) of dense Fortran-ordered ``C``.
@@ -124,10 +151,7 @@ def sparse_syrk_upper(colptr, rows, vals, C, panel_entries):  # pragma: no cover
                     rb = rows[b] * Sr
                     for s in range(Sr):
                         for t in range(Sr):
-                            acc = 0.0
-                            for k in range(Sc):
-                                acc += vals[a, s, k] * vals[b, t, k]
-                            C[rb + t, ra + s] -= acc
+                            C[rb + t, ra + s] -= _block_row_dot(vals, a, s, vals, b, t)
                 a += 1
             cursor[c] = a
 
@@ -268,16 +292,12 @@ def sparse_syrk_blockdiag(colptr, rows, vals, D):  # pragma: no cover - compiled
     """
     ncol = colptr.shape[0] - 1
     Sr = vals.shape[1]
-    Sc = vals.shape[2]
     for c in range(ncol):
         for a in range(colptr[c], colptr[c + 1]):
             r = rows[a]
             for s in range(Sr):
                 for t in range(Sr):
-                    acc = 0.0
-                    for k in range(Sc):
-                        acc += vals[a, s, k] * vals[a, t, k]
-                    D[r, s, t] -= acc
+                    D[r, s, t] -= _block_row_dot(vals, a, s, vals, a, t)
 
 
 @njit(cache=True, nogil=True)
@@ -286,7 +306,6 @@ def sparse_gemm_nt(colptr1, rows1, vals1, colptr2, rows2, vals2, C):  # pragma: 
     ncol = colptr1.shape[0] - 1
     S1 = vals1.shape[1]
     S2 = vals2.shape[1]
-    Sc = vals1.shape[2]
     for c in range(ncol):
         for a in range(colptr1[c], colptr1[c + 1]):
             ra = rows1[a] * S1
@@ -294,10 +313,7 @@ def sparse_gemm_nt(colptr1, rows1, vals1, colptr2, rows2, vals2, C):  # pragma: 
                 rb = rows2[b] * S2
                 for t in range(S2):
                     for s in range(S1):
-                        acc = 0.0
-                        for k in range(Sc):
-                            acc += vals1[a, s, k] * vals2[b, t, k]
-                        C[ra + s, rb + t] -= acc
+                        C[ra + s, rb + t] -= _block_row_dot(vals1, a, s, vals2, b, t)
 
 
 @njit(cache=True, nogil=True)

@@ -197,19 +197,8 @@ def print_coefmat(
     okc = ok.copy()
     for j in tst_ind:
         okc[:, j] = False
-    ncols_p = nc - 1 if has_p else nc
     # cells whose value is nonzero but printed as zero (or vice versa): re-format them
-    fix: list[tuple[int, int]] = []
-    for j in range(ncols_p):  # column-major, as R's Cf[okP]
-        for i in range(nr):
-            if not okc[i, j]:
-                continue
-            try:
-                shown0 = float(cf[i][j]) == 0.0
-            except ValueError:
-                continue
-            if (xm[i, j] == 0.0) != shown0:
-                fix.append((i, j))
+    fix = _zero_mismatches(cf, xm, okc, nc - 1 if has_p else nc)
     if fix:
         strs = r_format([float(xm[i, j]) for i, j in fix], digits=max(1, digits - 1))
         for (i, j), s in zip(fix, strs):
@@ -220,6 +209,44 @@ def print_coefmat(
                 cf[i][j] = "NaN"
     return finish_coefmat(cf, xm, has_p, rownames, colnames, dig_tst, signif_stars_=signif_stars_,
                           signif_legend=signif_legend, ascii_quotes=ascii_quotes, width=width)
+
+
+def _zero_mismatches(cf: list[list[str]], xm: np.ndarray, ok: np.ndarray, ncols: int) -> list[tuple[int, int]]:
+    """The cells of ``printCoefmat``'s ``x0`` test: shown as zero iff the value is not zero.
+
+    A cell ``(i, j)`` is listed when ``ok[i, j]``, its text ``cf[i][j]`` parses as a
+    number ``c`` and ``(xm[i, j] = 0) ≠ (c = 0)`` — a nonzero value that rounding printed
+    as ``0`` (or the reverse); R re-formats those with one significant digit less.
+    Cells whose text is not a number (``"NA"``, ``""``) are skipped, as R's ``NA`` in ``x0``.
+
+    Parameters
+    ----------
+    cf : list of list of str
+        The formatted cells, row-major.
+    xm : numpy.ndarray
+        The values, ``(nr, nc)``.
+    ok : numpy.ndarray of bool
+        The cells to check (R's ``okP``: not missing, not a test-statistic column).
+    ncols : int
+        Only the first ``ncols`` columns are checked (the p-value column is not).
+
+    Returns
+    -------
+    list of (int, int)
+        ``(i, j)`` in column-major order, as R's ``Cf[okP]``.
+    """
+    fix: list[tuple[int, int]] = []
+    for j in range(ncols):
+        for i in range(xm.shape[0]):
+            if not ok[i, j]:
+                continue
+            try:
+                shown0 = float(cf[i][j]) == 0.0
+            except ValueError:
+                continue
+            if (xm[i, j] == 0.0) != shown0:
+                fix.append((i, j))
+    return fix
 
 
 def finish_coefmat(
