@@ -88,9 +88,12 @@ Links whose inverse is defined on part of the line only (binomial ``log``: ``η 
 ELBO does not exist; :func:`fit_vb` refuses them (``fit_map`` handles them).
 
 ``Z`` is kept sparse (CSC) throughout: products ``Z a``, ``Zᵀ r``, ``(Z∘Z) a`` and
-``Z_σᵀ W Z_σ``; the Newton systems are dense Cholesky for ``p + q ≤`` :data:`DENSE_LIMIT`
-and CHOLMOD (the ``q×q`` block) with a dense ``p×p`` Schur complement beyond.  This module
-uses NumPy/SciPy only.
+``Z_σᵀ W Z_σ``.  The Gram matrices and the factorizations are those of
+:mod:`mixedlm.linalg.penalized_gram` (``M`` is its penalized normal matrix with ``d = W``,
+``s = σ`` and the ridge ``1/fe_p²``; the ELBO Hessian its four-quarter Gram matrix with a
+dense border): dense Cholesky for ``p + q ≤`` :data:`DENSE_LIMIT` (after eliminating a
+diagonal leading block when a component has one), CHOLMOD on the ``q×q`` block with a dense
+``p×p`` Schur complement beyond.  This module holds the statistics only.
 """
 
 from __future__ import annotations
@@ -102,10 +105,20 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.linalg import lapack
 from scipy.optimize import minimize
 
 from mixedlm.engines.loglik import HALF_LINE
+from mixedlm.linalg.penalized_gram import (
+    BorderedFactor,
+    CholmodPattern,
+    DiagonalLead,
+    DiagonalLeadFactor,
+    PenalizedFactor,
+    RowPairs,
+    WeightedGram,
+    factor_penalized,
+    have_cholmod,
+)
 
 __all__ = [
     "BayesProblem", "BayesFit", "LogLikKernel", "fit_map", "fit_vb", "log_posterior", "elbo",
@@ -217,78 +230,6 @@ class LogLikKernel:
 # The problem: data, design and priors
 # --------------------------------------------------------------------------------------
 
-def _col_scale(Z: sp.csc_matrix, c: np.ndarray) -> sp.csc_matrix:
-    """``Z diag(c)`` for a CSC matrix (scales each column's stored values)."""
-    out = Z.copy()
-    out.data = Z.data * np.repeat(c, np.diff(Z.indptr))
-    return out
-
-
-class _CrossPairs:
-    """``ZᵀWZ`` for changing weights ``W`` without sparse-matrix overhead.
-
-    Every pair of stored entries in one row of ``Z`` contributes ``W_i z_ia z_ib`` to entry
-    ``(a, b)``; the pairs, their products and their target (a structural nonzero of ``ZᵀZ``,
-    diagonal always included) are listed once, so each evaluation is one ``bincount``.  Used
-    when the number of pairs ``Σ_i nnz_i²`` is at most ``max_pairs``.
-    """
-
-    def __init__(self, Z: sp.csc_matrix, max_pairs: int = 30_000_000) -> None:
-        Zr = Z.tocsr()
-        Zr.sort_indices()
-        q = Z.shape[1]
-        lens = np.diff(Zr.indptr)
-        total = int(np.sum(lens.astype(np.int64) ** 2))
-        self.ok = total <= max_pairs
-        self.q = q
-        if not self.ok:
-            return
-        row_of = np.repeat(np.arange(Zr.shape[0]), lens)
-        cnt = lens[row_of]
-        first = np.repeat(np.arange(row_of.shape[0]), cnt)
-        start = np.concatenate([[0], np.cumsum(cnt)[:-1]]).astype(np.int64)
-        second = np.repeat(Zr.indptr[row_of], cnt) + (np.arange(total) - np.repeat(start, cnt))
-        ca, cb = Zr.indices[first], Zr.indices[second]
-        self.row = row_of[first]
-        self.za = Zr.data[first]
-        self.zb = Zr.data[second]
-        self.prod = self.za * self.zb
-        self._prod_mr: np.ndarray | None = None
-        self._prod_rr: np.ndarray | None = None
-        key = ca.astype(np.int64) * q + cb
-        key = np.concatenate([key, np.arange(q, dtype=np.int64) * (q + 1)])
-        uniq, inv = np.unique(key, return_inverse=True)
-        self.target = inv.ravel()[:total]
-        self.nnz = uniq.shape[0]
-        self.rows = (uniq // q).astype(np.int64)
-        self.cols = (uniq % q).astype(np.int64)
-        # CSC pattern of the full symmetric matrix (uniq is sorted by (row, col); symmetric,
-        # so the same order read as (col, row) is column-major).
-        self.indptr = np.zeros(q + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.rows, minlength=q), out=self.indptr[1:])
-        self.indices = self.cols.copy()
-        self.diag_pos = np.flatnonzero(self.rows == self.cols)
-
-    def values(self, W: np.ndarray, sig: np.ndarray) -> np.ndarray:
-        """Values of ``diag(σ) ZᵀWZ diag(σ)`` on the stored pattern."""
-        base = np.bincount(self.target, weights=W[self.row] * self.prod, minlength=self.nnz)
-        return base * sig[self.rows] * sig[self.cols]
-
-    def gram(self, W: np.ndarray, kind: str) -> np.ndarray:
-        """Values of ``ZᵀWZ`` (``"mm"``), ``ZᵀW(Z∘Z)`` (``"mr"``) or ``(Z∘Z)ᵀW(Z∘Z)`` (``"rr"``)."""
-        if kind == "mm":
-            prod = self.prod
-        elif kind == "mr":
-            if self._prod_mr is None:
-                self._prod_mr = self.za * self.zb * self.zb
-            prod = self._prod_mr
-        else:
-            if self._prod_rr is None:
-                self._prod_rr = self.prod * self.prod
-            prod = self._prod_rr
-        return np.bincount(self.target, weights=W[self.row] * prod, minlength=self.nnz)
-
-
 @dataclass
 class BayesProblem:
     """A Bayesian mixed GLM on arrays: what the engines need and nothing else.
@@ -317,36 +258,36 @@ class BayesProblem:
     vcp_p: float = 1.0
     fe_p: float = 2.0
     k: int = field(init=False)
+    gram: WeightedGram = field(init=False, repr=False)
     ZT: sp.csr_matrix = field(init=False, repr=False)
     Z2: sp.csc_matrix = field(init=False, repr=False)
     Z2T: sp.csr_matrix = field(init=False, repr=False)
     X2: np.ndarray = field(init=False, repr=False)
     nk: np.ndarray = field(init=False)
-    pairs: _CrossPairs = field(init=False, repr=False)
+    pairs: RowPairs = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.X = np.ascontiguousarray(self.X, dtype=np.float64)
-        self.Z = sp.csc_matrix(self.Z, dtype=np.float64)
-        self.Z.sum_duplicates()
+        self.gram = WeightedGram(self.X, self.Z)
+        self.X, self.Z = self.gram.X, self.gram.Z
         self.ident = np.asarray(self.ident, dtype=np.int64)
         self.k = int(self.ident.max()) + 1 if self.ident.size else 0
-        self.ZT = self.Z.T.tocsr()
-        self.Z2 = self.Z.multiply(self.Z).tocsc()
-        self.Z2T = self.Z2.T.tocsr()
-        self.X2 = self.X * self.X
+        self.ZT, self.Z2, self.Z2T, self.X2 = self.gram.ZT, self.gram.Z2, self.gram.Z2T, self.gram.X2
         self.nk = np.bincount(self.ident, minlength=self.k)
         self.offset = np.asarray(self.offset, dtype=np.float64)
-        self.pairs = _CrossPairs(self.Z)
+        self.pairs = self.gram.pairs
         nz_col = np.repeat(np.arange(self.q), np.diff(self.Z.indptr))
         self._nz_col = nz_col
         self._nz_key = self.Z.indices.astype(np.int64) * max(self.k, 1) + self.ident[nz_col]
-        self._symbolic: Any = None
-        self._symbolic_vb: Any = None
+        #: CHOLMOD symbolic analyses of ``M`` (MAP Newton) and of the ELBO Hessian (VB).
+        self.newton_pattern = CholmodPattern()
+        self.vb_pattern = CholmodPattern()
         nnz = self.pairs.nnz if self.pairs.ok else self.q * self.q
         #: Dense Newton systems for small or dense ``ZᵀZ``; CHOLMOD otherwise.
-        self.use_dense = (not _have_cholmod() or not self.pairs.ok or self.p + self.q <= SPARSE_MIN
+        self.use_dense = (not have_cholmod() or not self.pairs.ok or self.p + self.q <= SPARSE_MIN
                           or (nnz > 0.1 * self.q * self.q and self.p + self.q <= DENSE_LIMIT))
-        self.lead = _LeadBlock.find(self)
+        #: A variance component whose columns never share a row (≥ 50 of them), eliminated
+        #: first as a diagonal block on the dense path.
+        self.lead = DiagonalLead.find(self.gram, self.ident) if self.use_dense and self.k else None
 
     def component_columns(self, vc: np.ndarray) -> np.ndarray:
         """``C`` with ``C[:, k] = Σ_{j: ident_j = k} Z[:, j] c_j`` (``n × k``)."""
@@ -362,12 +303,12 @@ class BayesProblem:
     @property
     def p(self) -> int:
         """Number of fixed effects."""
-        return int(self.X.shape[1])
+        return self.gram.p
 
     @property
     def q(self) -> int:
         """Number of random-effect realizations (columns of ``Z``)."""
-        return int(self.Z.shape[1])
+        return self.gram.q
 
     def prior_constants(self) -> float:
         """``−(q/2) log 2π − (k/2) log(2π vcp_p²) − (p/2) log(2π fe_p²)``."""
@@ -400,221 +341,22 @@ def log_posterior(problem: BayesProblem, beta: np.ndarray, vcp: np.ndarray, vc: 
 
 
 # --------------------------------------------------------------------------------------
-# Newton systems  M = [XᵀWX + I/fe², XᵀWZσ; ZσᵀWX, ZσᵀWZσ + I]
+# Newton systems  M = [XᵀWX + I/fe², XᵀWZσ; ZσᵀWX, ZσᵀWZσ + I]  (linalg/penalized_gram.py)
 # --------------------------------------------------------------------------------------
 
-class _NewtonSystem:
-    """Cholesky factor of the penalized information ``M`` in ``(β, u)`` coordinates."""
-
-    def __init__(self, problem: BayesProblem, W: np.ndarray, sig_cols: np.ndarray) -> None:
-        p, q = problem.p, problem.q
-        self.p, self.q = p, q
-        X = problem.X
-        WX = X * W[:, None]
-        XWX = X.T @ WX
-        XWX[np.diag_indices(p)] += 1.0 / problem.fe_p ** 2
-        ZWX = sig_cols[:, None] * np.asarray(problem.ZT @ WX) if p else np.zeros((q, 0))
-        pairs = problem.pairs
-        self.dense = problem.use_dense
-        if self.dense:
-            M = np.zeros((p + q, p + q))
-            M[:p, :p] = XWX
-            M[p:, :p] = ZWX
-            M[:p, p:] = ZWX.T
-            if pairs.ok:
-                M[p + pairs.rows, p + pairs.cols] = pairs.values(W, sig_cols)
-            else:
-                Zs = _col_scale(problem.Z, sig_cols)
-                M[p:, p:] = (Zs.T @ sp.diags(W) @ Zs).toarray()
-            M[np.arange(p, p + q), np.arange(p, p + q)] += 1.0
-            self.M = M
-            L, info = lapack.dpotrf(M, lower=1, clean=0, overwrite_a=0)
-            if info != 0:
-                raise np.linalg.LinAlgError("the penalized information matrix is not positive definite")
-            self.L = L
-        else:
-            from sksparse.cholmod import analyze
-
-            if pairs.ok:
-                data = pairs.values(W, sig_cols)
-                data[pairs.diag_pos] += 1.0
-                A = sp.csc_matrix((data, pairs.indices, pairs.indptr), shape=(q, q))
-            else:
-                Zs = _col_scale(problem.Z, sig_cols)
-                A = (Zs.T @ sp.diags(W) @ Zs + sp.identity(q, format="csc")).tocsc()
-            self.A = A
-            if problem._symbolic is None or not pairs.ok:
-                problem._symbolic = analyze(A)
-            fA = problem._symbolic.cholesky(A) if pairs.ok else analyze(A).cholesky(A)
-            self.fA = fA
-            self.B = ZWX
-            self.AiB = self.fA(ZWX) if p else np.zeros((q, 0))
-            S = XWX - ZWX.T @ self.AiB
-            self.XWX = XWX
-            self.cS = sla.cho_factor(S, lower=True, check_finite=False) if p else None
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        """``M⁻¹ rhs`` for ``rhs`` of shape ``(p+q,)`` or ``(p+q, r)``."""
-        if self.dense:
-            x, info = lapack.dpotrs(self.L, rhs, lower=1)
-            return x
-        p = self.p
-        rb, ru = rhs[:p], rhs[p:]
-        Aiu = self.fA(ru)
-        if p:
-            xb = sla.cho_solve(self.cS, rb - self.B.T @ Aiu, check_finite=False)
-            xu = Aiu - self.AiB @ xb
-        else:
-            xb, xu = rb[:0], Aiu
-        return np.concatenate([xb, xu], axis=0)
-
-    def diag(self) -> np.ndarray:
-        """Diagonal of ``M``."""
-        if self.dense:
-            return np.diag(self.M).copy()
-        return np.concatenate([np.diag(self.XWX), self.A.diagonal()])
-
-    def inverse(self) -> np.ndarray:
-        """``M⁻¹`` as a dense matrix."""
-        return self.solve(np.eye(self.p + self.q))
+NewtonSystem = PenalizedFactor | DiagonalLeadFactor
 
 
-class _LeadBlock:
-    """Index bookkeeping for eliminating a diagonal leading block (MixedModels.jl's idea).
+def _make_system(problem: BayesProblem, W: np.ndarray, sig_cols: np.ndarray) -> NewtonSystem:
+    """The Newton matrix ``M`` at curvature weights ``W`` and scales ``σ``, factored.
 
-    A component whose columns never share a row (a factor's indicator columns, possibly
-    times a covariate) has a *diagonal* block in ``Z_σᵀWZ_σ + I``.  Ordering it first,
-    ``M = [[D, Bᵀ], [B, C]]`` with ``D`` diagonal (``q₁``), the rest ``r = p + q − q₁``
-    handled densely: ``S = C − B D⁻¹ Bᵀ`` costs ``O(r² q₁ + r³)`` instead of ``O((p+q)³)``.
-    Used for the dense path when the largest such component has at least 50 columns and
-    ``r ≤ 3000``.
+    ``M`` is the penalized normal matrix of :mod:`mixedlm.linalg.penalized_gram` with
+    ``d = W``, ``s = σ`` and the ridge ``1/fe_p²`` (the fixed effects' prior precision);
+    a diagonal leading block is eliminated first when the design has one, else dense LAPACK
+    or CHOLMOD as :attr:`BayesProblem.use_dense` says.
     """
-
-    def __init__(self, problem: "BayesProblem", comp: int) -> None:
-        q, p = problem.q, problem.p
-        self.comp = comp
-        self.lead = np.flatnonzero(problem.ident == comp)
-        self.rest_u = np.flatnonzero(problem.ident != comp)
-        q1 = self.lead.shape[0]
-        self.q1 = q1
-        self.r = p + self.rest_u.shape[0]
-        pos_lead = np.full(q, -1, dtype=np.int64)
-        pos_lead[self.lead] = np.arange(q1)
-        pos_rest = np.full(q, -1, dtype=np.int64)
-        pos_rest[self.rest_u] = p + np.arange(self.rest_u.shape[0])
-        pr, pc = problem.pairs.rows, problem.pairs.cols
-        self.sel_B = np.flatnonzero((pos_rest[pr] >= 0) & (pos_lead[pc] >= 0))
-        self.B_r, self.B_c = pos_rest[pr[self.sel_B]], pos_lead[pc[self.sel_B]]
-        self.sel_C = np.flatnonzero((pos_rest[pr] >= 0) & (pos_rest[pc] >= 0))
-        self.C_r, self.C_c = pos_rest[pr[self.sel_C]], pos_rest[pc[self.sel_C]]
-        self.sel_D = np.flatnonzero((pos_lead[pr] >= 0) & (pr == pc))
-        self.D_pos = pos_lead[pr[self.sel_D]]
-        self.Z_lead_T = problem.Z[:, self.lead].T.tocsr()
-        self.Z_rest_T = problem.Z[:, self.rest_u].T.tocsr()
-        # permutation of w = (β, u): internal order (lead u, β, rest u)
-        self.order = np.concatenate([p + self.lead, np.arange(p), p + self.rest_u])
-
-    @staticmethod
-    def find(problem: "BayesProblem") -> "_LeadBlock | None":
-        if not problem.use_dense or not problem.pairs.ok or problem.k == 0:
-            return None
-        best, size = None, 0
-        Zr = problem.Z.tocsr()
-        for comp in range(problem.k):
-            cols = np.flatnonzero(problem.ident == comp)
-            if cols.shape[0] < 50 or cols.shape[0] <= size:
-                continue
-            per_row = np.diff(Zr[:, cols].indptr)
-            if per_row.size and int(per_row.max()) <= 1:
-                best, size = comp, cols.shape[0]
-        if best is None:
-            return None
-        blk = _LeadBlock(problem, best)
-        return blk if blk.r <= 3000 else None
-
-
-class _BlockedSystem:
-    """``M`` factored by eliminating the diagonal leading block (see :class:`_LeadBlock`)."""
-
-    def __init__(self, problem: "BayesProblem", W: np.ndarray, sig_cols: np.ndarray) -> None:
-        lb = problem.lead
-        p, q = problem.p, problem.q
-        self.p, self.q, self.lb = p, q, lb
-        vals = problem.pairs.values(W, sig_cols)
-        D = np.ones(lb.q1)
-        D[lb.D_pos] += vals[lb.sel_D]
-        r = lb.r
-        B = np.zeros((r, lb.q1))
-        B[lb.B_r, lb.B_c] = vals[lb.sel_B]
-        C = np.zeros((r, r))
-        C[lb.C_r, lb.C_c] = vals[lb.sel_C]
-        if p:
-            X = problem.X
-            WX = X * W[:, None]
-            C[:p, :p] = X.T @ WX
-            C[np.arange(p), np.arange(p)] += 1.0 / problem.fe_p ** 2
-            B[:p] = (sig_cols[lb.lead][:, None] * np.asarray(lb.Z_lead_T @ WX)).T
-            XZr = (sig_cols[lb.rest_u][:, None] * np.asarray(lb.Z_rest_T @ WX)).T
-            C[:p, p:] = XZr
-            C[p:, :p] = XZr.T
-        C[np.arange(p, r), np.arange(p, r)] += 1.0
-        self.D, self.B, self.C = D, B, C
-        self.BD = B / D[None, :]
-        S = C - self.BD @ B.T
-        L, info = lapack.dpotrf(S, lower=1, clean=0, overwrite_a=1)
-        if info != 0:
-            raise np.linalg.LinAlgError("the penalized information matrix is not positive definite")
-        self.L = L
-        self.dense = True
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        """``M⁻¹ rhs`` (rows in the order ``(β, u)``)."""
-        lb = self.lb
-        g = rhs[lb.order]
-        q1 = lb.q1
-        g1, g2 = g[:q1], g[q1:]
-        if rhs.ndim == 1:
-            y2, _ = lapack.dpotrs(self.L, g2 - self.BD @ g1, lower=1)
-            x1 = (g1 - self.B.T @ y2) / self.D
-        else:
-            y2, _ = lapack.dpotrs(self.L, g2 - self.BD @ g1, lower=1)
-            x1 = (g1 - self.B.T @ y2) / self.D[:, None]
-        out = np.empty_like(rhs, dtype=np.float64)
-        out[lb.order] = np.concatenate([x1, y2], axis=0)
-        return out
-
-    def diag(self) -> np.ndarray:
-        """Diagonal of ``M`` in the order ``(β, u)``."""
-        lb = self.lb
-        d = np.empty(self.p + self.q)
-        d[lb.order] = np.concatenate([self.D, np.diag(self.C)])
-        return d
-
-    def inverse(self) -> np.ndarray:
-        """``M⁻¹`` as a dense matrix."""
-        return self.solve(np.eye(self.p + self.q))
-
-
-def _make_system(problem: "BayesProblem", W: np.ndarray, sig_cols: np.ndarray) -> Any:
-    """The Newton system for ``M``: blocked, dense or CHOLMOD, as the design allows."""
-    if problem.lead is not None:
-        return _BlockedSystem(problem, W, sig_cols)
-    return _NewtonSystem(problem, W, sig_cols)
-
-
-_CHOLMOD: bool | None = None
-
-
-def _have_cholmod() -> bool:
-    global _CHOLMOD
-    if _CHOLMOD is None:
-        try:
-            import sksparse.cholmod  # noqa: F401
-
-            _CHOLMOD = True
-        except ImportError:  # pragma: no cover - scikit-sparse is a dependency
-            _CHOLMOD = False
-    return _CHOLMOD
+    return factor_penalized(problem.gram, W, sig_cols, 1.0 / problem.fe_p ** 2, dense=problem.use_dense,
+                            lead=problem.lead, pattern=problem.newton_pattern)
 
 
 # --------------------------------------------------------------------------------------
@@ -632,7 +374,7 @@ class _Inner:
     d1: np.ndarray
     d2: np.ndarray
     value: float
-    system: _NewtonSystem | None
+    system: NewtonSystem | None
     iterations: int
     converged: bool
 
@@ -726,8 +468,8 @@ def _profile_value(problem: BayesProblem, inner: _Inner) -> float:
     return inner.value - float(problem.nk @ v) - 0.5 * float(v @ v) / problem.vcp_p ** 2
 
 
-def _profile_derivs(problem: BayesProblem, inner: _Inner, exact: _NewtonSystem | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _NewtonSystem, np.ndarray]:
+def _profile_derivs(problem: BayesProblem, inner: _Inner, exact: NewtonSystem | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, NewtonSystem, np.ndarray]:
     """Gradient and exact Hessian of ``L*(v)``; also ``H_wv``, the exact-Hessian system and
     ``Y = M⁻¹H_wv = dw*/dv`` (the implicit-function derivative of the inner optimum).
 
@@ -757,7 +499,7 @@ def _profile_derivs(problem: BayesProblem, inner: _Inner, exact: _NewtonSystem |
     return gvec, 0.5 * (Hp + Hp.T), Hwv, exact, Y
 
 
-def _exact_system(problem: BayesProblem, inner: _Inner, fresh: bool = False) -> _NewtonSystem:
+def _exact_system(problem: BayesProblem, inner: _Inner, fresh: bool = False) -> NewtonSystem:
     """``M`` with the exact curvature ``W = −ℓ''`` at the inner optimum.
 
     Unless ``fresh``, the last Newton system is reused when no curvature was clipped (it
@@ -1216,18 +958,8 @@ class _VbHessian:
         self.nw = p + q
         nw = self.nw
         self.dense = pr.use_dense
-        if self.dense:
-            H = np.zeros((2 * nw, 2 * nw))
-            H[:nw, :nw] = _gram_dense(pr, D_mm, "mm")
-            H[:nw, nw:] = _gram_dense(pr, D_mr, "mr") * s2w[None, :]
-            H[nw:, :nw] = H[:nw, nw:].T
-            H[nw:, nw:] = _gram_dense(pr, D_rr, "rr") * np.outer(s2w, s2w)
-            idx = np.arange(nw)
-            H[idx, idx] += prior_m
-            H[nw + idx, nw + idx] += prior_r + diag_r_extra
-            self.Hww = H
-        else:
-            self.Hww = _gram_sparse(pr, D_mm, D_mr, D_rr, s2w, prior_m, prior_r + diag_r_extra)
+        build = pr.gram.quarters_dense if self.dense else pr.gram.quarters_sparse
+        self.Hww = build(D_mm, D_mr, D_rr, s2w, prior_m, prior_r + diag_r_extra)
         # w-v coupling: rows (m_c, ρ_c), columns (m_v, ρ_v).
         sv2 = (sv * sv)[pr.ident]
         rows_m = p + np.arange(q)
@@ -1249,139 +981,19 @@ class _VbHessian:
         self.Hvv = Hvv
 
     def factor_ww(self, lam: float = 0.0) -> bool:
-        """Factor ``−H_ww + λI``; False if it is not positive definite."""
-        nw = self.nw
-        try:
-            if self.dense:
-                Aw = -self.Hww
-                if lam:
-                    Aw[np.diag_indices(2 * nw)] += lam
-                cf = sla.cho_factor(Aw, lower=True, check_finite=False)
-                self._solve = lambda b: sla.cho_solve(cf, b, check_finite=False)  # noqa: E731
-            else:
-                from sksparse.cholmod import CholmodNotPositiveDefiniteError, analyze
-
-                A = (-self.Hww).tocsc()
-                if self.pr._symbolic_vb is None:
-                    self.pr._symbolic_vb = analyze(A)
-                try:
-                    self._solve = self.pr._symbolic_vb.cholesky(A, beta=lam)
-                except CholmodNotPositiveDefiniteError:
-                    return False
-        except np.linalg.LinAlgError:
-            return False
-        B = -self.Hwv
-        self._B = B
-        self._AiB = self._solve(B)
-        self._schur0 = -self.Hvv - B.T @ self._AiB
+        """Factor ``−H_ww + λI`` (bordered by ``−H_wv``, ``−H_vv``); False if it is not positive definite."""
+        self._bordered = BorderedFactor.try_factor(-self.Hww, -self.Hwv, -self.Hvv, lam,
+                                                   pattern=self.pr.vb_pattern)
         self._lam_w = lam
-        return True
+        return self._bordered is not None
 
     def ascent_step(self, g_int: np.ndarray, lam_v: float) -> np.ndarray | None:
         """Solve ``(−H + diag(λ_w, λ_v)) δ = g`` by block elimination (after :meth:`factor_ww`).
 
-        Only the ``2k×2k`` Schur complement is refactored for a new ``λ_v``; None if it is
-        not positive definite.
+        Only the ``2k×2k`` Schur complement is refactored for a new ``λ_v`` (shifted by
+        ``λ_v + λ_w``); None if it is not positive definite.
         """
-        nw = self.nw
-        gw, gv = g_int[:2 * nw], g_int[2 * nw:]
-        S = self._schur0 + (lam_v + self._lam_w) * np.eye(self._schur0.shape[0])
-        try:
-            cS = sla.cho_factor(S, lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
-            return None
-        AiG = self._solve(gw)
-        dv = sla.cho_solve(cS, gv - self._B.T @ AiG, check_finite=False)
-        dw = AiG - self._AiB @ dv
-        return np.concatenate([dw, dv])
-
-
-def _gram_dense(pr: BayesProblem, D: np.ndarray, kind: str) -> np.ndarray:
-    """``LᵀDR`` as a dense ``(p+q)²`` matrix for ``(L, R) = (A, A)``, ``(A, A2)`` or ``(A2, A2)``."""
-    p, q = pr.p, pr.q
-    X, X2 = pr.X, pr.X2
-    L = X if kind in ("mm", "mr") else X2
-    R = X if kind == "mm" else X2
-    ZLT = pr.ZT if kind in ("mm", "mr") else pr.Z2T
-    ZRT = pr.ZT if kind == "mm" else pr.Z2T
-    out = np.zeros((p + q, p + q))
-    if p:
-        out[:p, :p] = L.T @ (D[:, None] * R)
-        out[p:, :p] = np.asarray(ZLT @ (D[:, None] * R))
-        out[:p, p:] = np.asarray(ZRT @ (D[:, None] * L)).T
-    pairs = pr.pairs
-    if pairs.ok:
-        out[p + pairs.rows, p + pairs.cols] = pairs.gram(D, kind)
-    else:
-        Zl = pr.Z if kind in ("mm", "mr") else pr.Z2
-        Zr = pr.Z if kind == "mm" else pr.Z2
-        out[p:, p:] = (Zl.T @ sp.diags(D) @ Zr).toarray()
-    return out
-
-
-def _gram_sparse(pr: BayesProblem, D_mm: np.ndarray, D_mr: np.ndarray, D_rr: np.ndarray,
-                 s2w: np.ndarray, diag_m: np.ndarray, diag_r: np.ndarray) -> sp.csc_matrix:
-    """``H_ww`` as a sparse matrix (pattern of ``[X Z]ᵀ[X Z]`` in each of its four quarters)."""
-    p, q = pr.p, pr.q
-    nw = p + q
-    pairs = pr.pairs
-    rr, cc, vv = [], [], []
-
-    def add(r0: int, c0: int, D: np.ndarray, kind: str, scale_r: np.ndarray | None,
-            scale_c: np.ndarray | None) -> None:
-        vals = pairs.gram(D, kind)
-        r = pairs.rows
-        c = pairs.cols
-        if scale_c is not None:
-            vals = vals * scale_c[p + c]
-        if scale_r is not None:
-            vals = vals * scale_r[p + r]
-        rr.append(r0 + p + r)
-        cc.append(c0 + p + c)
-        vv.append(vals)
-        if p:
-            dense = _gram_dense_xpart(pr, D, kind)
-            if scale_c is not None:
-                dense = dense * scale_c[None, :]
-            if scale_r is not None:
-                dense = dense * scale_r[:, None]
-            # rows 0..p-1 (all columns) and columns 0..p-1 (rows p..)
-            R, C = np.meshgrid(np.arange(p), np.arange(nw), indexing="ij")
-            rr.append(r0 + R.ravel()); cc.append(c0 + C.ravel()); vv.append(dense[:p].ravel())
-            R, C = np.meshgrid(np.arange(p, nw), np.arange(p), indexing="ij")
-            rr.append(r0 + R.ravel()); cc.append(c0 + C.ravel()); vv.append(dense[p:, :p].ravel())
-
-    add(0, 0, D_mm, "mm", None, None)
-    add(0, nw, D_mr, "mr", None, s2w)
-    # transpose of the m-ρ quarter
-    n_before = len(rr)
-    add(0, nw, D_mr, "mr", None, s2w)
-    for i in range(n_before, len(rr)):
-        rr[i], cc[i] = cc[i], rr[i]
-    add(nw, nw, D_rr, "rr", s2w, s2w)
-    idx = np.arange(nw)
-    rr += [idx, nw + idx]
-    cc += [idx, nw + idx]
-    vv += [diag_m, diag_r]
-    H = sp.coo_matrix((np.concatenate(vv), (np.concatenate(rr), np.concatenate(cc))),
-                      shape=(2 * nw, 2 * nw)).tocsc()
-    H.sum_duplicates()
-    return H
-
-
-def _gram_dense_xpart(pr: BayesProblem, D: np.ndarray, kind: str) -> np.ndarray:
-    """Rows/columns of ``LᵀDR`` that involve ``X`` (``(p+q)²`` with the Z–Z block left 0)."""
-    p, q = pr.p, pr.q
-    X, X2 = pr.X, pr.X2
-    L = X if kind in ("mm", "mr") else X2
-    R = X if kind == "mm" else X2
-    ZLT = pr.ZT if kind in ("mm", "mr") else pr.Z2T
-    ZRT = pr.ZT if kind == "mm" else pr.Z2T
-    out = np.zeros((p + q, p + q))
-    out[:p, :p] = L.T @ (D[:, None] * R)
-    out[p:, :p] = np.asarray(ZLT @ (D[:, None] * R))
-    out[:p, p:] = np.asarray(ZRT @ (D[:, None] * L)).T
-    return out
+        return self._bordered.solve(g_int, lam_v + self._lam_w)
 
 
 def elbo(problem: BayesProblem, mean: np.ndarray, sd: np.ndarray, n_quad: int = 20) -> float:

@@ -33,7 +33,7 @@ import numpy as np
 from scipy.linalg import blas, lapack
 
 from mixedlm.linalg import kernels
-from mixedlm.linalg.storage import PairBlock
+from mixedlm.linalg.storage import PairBlock, term_shapes
 
 
 def _congruence(T: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -128,11 +128,7 @@ class BlockedCholesky:
 
     def __init__(self, A: Any) -> None:
         self.A = A
-        self.K = len(A.diag)
-        self.p = A.p
-        self.S = [int(D.shape[1]) for D in A.diag]
-        self.nlev = [int(D.shape[0]) for D in A.diag]
-        self.q = [l * s for l, s in zip(self.nlev, self.S)]
+        self.K, self.p, self.S, self.nlev, self.q = term_shapes(A)
         self.col_of_block = {i: A.offdiag[(i, 0)].column_of_block() for i in range(1, self.K)}
         # L_11 stays block diagonal when every level of term 0 meets at most one level of term 1.
         self.nested1 = self.K >= 2 and bool(np.all(np.diff(A.offdiag[(1, 0)].colptr) <= 1))

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from mixedlm.linalg.blocked_cholesky import _potrf_fixed
+from mixedlm.linalg.storage import term_shapes
 
 
 def _blockdiag_to_coo(D: np.ndarray, off: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,11 +40,7 @@ class SparseCholesky:
         from sksparse.cholmod import analyze
 
         self.A = A
-        self.K = len(A.diag)
-        self.p = A.p
-        self.S = [int(D.shape[1]) for D in A.diag]
-        self.nlev = [int(D.shape[0]) for D in A.diag]
-        self.q = [l * s for l, s in zip(self.nlev, self.S)]
+        self.K, self.p, self.S, self.nlev, self.q = term_shapes(A)
         self.off = np.concatenate([[0], np.cumsum(self.q)]).astype(np.int64)
         self._set_values(A)
         # Λ pattern: full lower triangle of each template, repeated per level.
@@ -103,13 +100,15 @@ class SparseCholesky:
 
         self.ok = False
         M = self._M(templates)
+        rhs = np.asarray(self.Lam.T @ self.AZXy)
         try:
             self.factor_obj.cholesky_inplace(M)
+            # A simplicial analysis factors as LDLᵀ and does not fail on an indefinite M;
+            # the conversion to LLᵀ that solve_L needs does.
+            R = self.factor_obj.solve_L(self.factor_obj.apply_P(rhs), use_LDLt_decomposition=False)
         except CholmodNotPositiveDefiniteError:
             return False
-        rhs = np.asarray(self.Lam.T @ self.AZXy)
         self._rhs = rhs
-        R = self.factor_obj.solve_L(self.factor_obj.apply_P(rhs), use_LDLt_decomposition=False)
         R = np.asarray(R)
         self._R = R
         C = self.LXX

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -48,3 +49,12 @@ class PairBlock:
         r = (self.rows[:, None, None] * Sr + np.arange(Sr)[None, :, None]) + np.zeros((1, 1, Sc), dtype=np.int64)
         c = (col[:, None, None] * Sc + np.arange(Sc)[None, None, :]) + np.zeros((1, Sr, 1), dtype=np.int64)
         return r.ravel() + row_off, c.ravel() + col_off, self.values.ravel()
+
+
+def term_shapes(A: Any) -> tuple[int, int, list[int], list[int], list[int]]:
+    """``(K, p, S, nlev, q)`` of a cross-product set ``A``: terms, fixed columns, and per term
+    the columns per level ``S_k``, the levels ``ℓ_k`` and the width ``q_k = ℓ_k S_k``."""
+    S = [int(D.shape[1]) for D in A.diag]
+    nlev = [int(D.shape[0]) for D in A.diag]
+    return len(A.diag), int(A.p), S, nlev, [lev * s for lev, s in zip(nlev, S)]
+

@@ -55,7 +55,7 @@ from mixedlm.statsmodels_style.summary2 import Summary2
 
 __all__ = [
     "MixedGLM", "BinomialBayesMixedGLM", "PoissonBayesMixedGLM", "BayesMixedGLMResults",
-    "BayesSummary", "fit_glmer_bayes",
+    "fit_glmer_bayes",
 ]
 
 

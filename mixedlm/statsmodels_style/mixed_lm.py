@@ -42,14 +42,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from mixedlm.arrays import as_float_array, float_matrix
 from mixedlm.design.vcomp import one_nonzero_per_row, vc_from_grouped_arrays, vc_rhs
 from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError, warn_at_caller
 from mixedlm.statsmodels_style.summary2 import Summary2
 
-__all__ = ["MixedLM", "MixedLMResults", "MixedLMSummary"]
+__all__ = ["MixedLM", "MixedLMResults"]
 
 
 # --------------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from scipy import stats
 from scipy.special import gammaln, xlogy
 
 import mixedlm as mlm
-import mixedlm.engines.bayes as B
 from mixedlm.statsmodels_style.bayes_mixed_glm import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
 
 from _models import cbpp_binary, crossed_binary, issue_example
