@@ -80,6 +80,10 @@ def _response_column(series: pd.Series, name: str, binary_factor_ok: bool) -> np
             f"the response {name!r} is {kind} ({dtype}); it must be numeric: numbers, "
             "or 0/1 / True/False for a binary response"
         )
+    if pd.api.types.is_complex_dtype(dtype):
+        raise DataError(
+            f"the response {name!r} is complex ({dtype}); it must be real numbers"
+        )
     if pd.api.types.is_numeric_dtype(dtype):
         if isinstance(dtype, np.dtype):
             return series.to_numpy(dtype=np.float64)
@@ -104,5 +108,16 @@ def _numeric_part(expr: str, data: pd.DataFrame) -> np.ndarray:
                 f"the response column {expr!r} is {series.dtype}; it must be numeric"
             )
         return _response_column(series, expr, False)
+    constant = _numeric_literal(expr)
+    if constant is not None:  # R recycles a number, as in cbind(s, 2)
+        return np.full(len(data), constant, dtype=np.float64)
     _design, values = expression_design(expr, data)
     return values
+
+
+def _numeric_literal(expr: str) -> float | None:
+    """The value of a plain number such as ``2`` or ``1e3``; None for anything else."""
+    try:
+        return float(expr)
+    except ValueError:
+        return None
