@@ -35,8 +35,9 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,9 +60,15 @@ def crossed(n: int = 10_000, na: int = 200, nb: int = 50, seed: int = 1, gaussia
     ub = rng.normal(0, 0.5, nb)
     eta = -0.3 + 0.7 * x + ua[a] + ub[b]
     y = eta + rng.normal(0, 1.0, n) if gaussian else rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
-    return pd.DataFrame({"y": y, "x": x, "one": 1,
-                         "a": pd.Categorical([f"a{i:03d}" for i in a]),
-                         "b": pd.Categorical([f"b{i:03d}" for i in b])})
+    return pd.DataFrame(
+        {
+            "y": y,
+            "x": x,
+            "one": 1,
+            "a": pd.Categorical([f"a{i:03d}" for i in a]),
+            "b": pd.Categorical([f"b{i:03d}" for i in b]),
+        }
+    )
 
 
 def example() -> tuple:
@@ -102,13 +109,19 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
     return statistics.median(times), min(times), out
 
 
-def bayes_case(name: str, build_ours: Callable[[], Any], build_sm: Callable[[], Any] | None,
-               repeats: int, rows: list[dict]) -> None:
+def bayes_case(
+    name: str, build_ours: Callable[[], Any], build_sm: Callable[[], Any] | None, repeats: int, rows: list[dict]
+) -> None:
     model = build_ours()
     for method in ("fit_map", "fit_vb"):
         t_ours, tmin, r = timed(lambda: getattr(build_ours(), method)(), repeats)
-        row = {"case": name, "what": method, "mixedlm_s": t_ours, "mixedlm_min_s": tmin,
-               "mixedlm_objective": r.objective}
+        row = {
+            "case": name,
+            "what": method,
+            "mixedlm_s": t_ours,
+            "mixedlm_min_s": tmin,
+            "mixedlm_objective": r.objective,
+        }
         if build_sm is not None:
             kw = {"rng": 0}
             t_sm, smin, s = timed(lambda: getattr(build_sm(), method)(**kw), repeats)
@@ -116,17 +129,16 @@ def bayes_case(name: str, build_ours: Callable[[], Any], build_sm: Callable[[], 
             if method == "fit_map":
                 row["statsmodels_objective"] = model.logposterior(np.asarray(s.params))
             else:
-                row["statsmodels_objective"] = model.vb_elbo(np.asarray(s.params),
-                                                             np.sqrt(np.asarray(s.cov_params())))
+                row["statsmodels_objective"] = model.vb_elbo(np.asarray(s.params), np.sqrt(np.asarray(s.cov_params())))
         rows.append(row)
         _print_row(row)
 
 
-def lmm_case(name: str, fit_ours: Callable[[], Any], fit_sm: Callable[[], Any] | None, repeats: int,
-             rows: list[dict]) -> None:
+def lmm_case(
+    name: str, fit_ours: Callable[[], Any], fit_sm: Callable[[], Any] | None, repeats: int, rows: list[dict]
+) -> None:
     t_ours, tmin, r = timed(fit_ours, repeats)
-    row = {"case": name, "what": "MixedLM.fit", "mixedlm_s": t_ours, "mixedlm_min_s": tmin,
-           "mixedlm_objective": r.llf}
+    row = {"case": name, "what": "MixedLM.fit", "mixedlm_s": t_ours, "mixedlm_min_s": tmin, "mixedlm_objective": r.llf}
     if fit_sm is not None:
         t_sm, smin, s = timed(fit_sm, repeats)
         row.update(statsmodels_s=t_sm, statsmodels_min_s=smin, ratio=t_sm / t_ours, statsmodels_objective=s.llf)
@@ -139,8 +151,11 @@ def _print_row(row: dict) -> None:
     ratio = f"{row['ratio']:7.1f}x" if "ratio" in row else "     n/a"
     obj = f"{row['mixedlm_objective']:.4f}"
     sobj = f"{row['statsmodels_objective']:.4f}" if "statsmodels_objective" in row else "n/a"
-    print(f"{row['case']:15s} {row['what']:12s} {row['mixedlm_s'] * 1e3:10.1f} ms {sm} {ratio}   "
-          f"objective mixedlm {obj}, statsmodels {sobj}", flush=True)
+    print(
+        f"{row['case']:15s} {row['what']:12s} {row['mixedlm_s'] * 1e3:10.1f} ms {sm} {ratio}   "
+        f"objective mixedlm {obj}, statsmodels {sobj}",
+        flush=True,
+    )
 
 
 # ------------------------------------------------------------------------------ main
@@ -155,6 +170,7 @@ def main() -> None:
         import statsmodels
         import statsmodels.formula.api as smf
         from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM as SmBinomial
+
         sm_version = statsmodels.__version__
     except ImportError:
         smf = SmBinomial = None
@@ -169,8 +185,10 @@ def main() -> None:
     small = args.repeats or 7
     large = args.repeats or 3
     rows: list[dict] = []
-    print(f"mixedlm {mlm.__version__}, statsmodels {sm_version}, numpy {np.__version__}, "
-          f"python {platform.python_version()}, BLAS threads {args.threads or 'default'}")
+    print(
+        f"mixedlm {mlm.__version__}, statsmodels {sm_version}, numpy {np.__version__}, "
+        f"python {platform.python_version()}, BLAS threads {args.threads or 'default'}"
+    )
     print(f"{'case':15s} {'what':12s} {'mixedlm':>13s} {'statsmodels':>13s} {'sm/ours':>8s}")
 
     def want(name: str) -> bool:
@@ -179,50 +197,89 @@ def main() -> None:
     if want("crossed10k"):
         d = crossed()
         vc = {"a": "0 + C(a)", "b": "0 + C(b)"}
-        bayes_case("crossed10k", lambda: BinomialBayesMixedGLM.from_formula("y ~ x", vc, d),
-                   (lambda: SmBinomial.from_formula("y ~ x", vc, d)) if SmBinomial else None, large, rows)
+        bayes_case(
+            "crossed10k",
+            lambda: BinomialBayesMixedGLM.from_formula("y ~ x", vc, d),
+            (lambda: SmBinomial.from_formula("y ~ x", vc, d)) if SmBinomial else None,
+            large,
+            rows,
+        )
     if want("crossed10k_lmm"):
         d = crossed(gaussian=True)
         vc = {"a": "0 + C(a)", "b": "0 + C(b)"}
-        lmm_case("crossed10k_lmm",
-                 lambda: MixedLM.from_formula("y ~ x", d, groups="one", re_formula="0", vc_formula=vc).fit(),
-                 (lambda: smf.mixedlm("y ~ x", d, groups="one", re_formula="~0", vc_formula=vc).fit())
-                 if smf else None, large, rows)
+        lmm_case(
+            "crossed10k_lmm",
+            lambda: MixedLM.from_formula("y ~ x", d, groups="one", re_formula="0", vc_formula=vc).fit(),
+            (lambda: smf.mixedlm("y ~ x", d, groups="one", re_formula="~0", vc_formula=vc).fit()) if smf else None,
+            large,
+            rows,
+        )
     if want("example200"):
         endog, exog, exog_vc, ident = example()
-        bayes_case("example200", lambda: MixedGLM(endog, exog, exog_vc, ident),
-                   (lambda: SmBinomial(endog, exog, exog_vc, ident)) if SmBinomial else None, small, rows)
+        bayes_case(
+            "example200",
+            lambda: MixedGLM(endog, exog, exog_vc, ident),
+            (lambda: SmBinomial(endog, exog, exog_vc, ident)) if SmBinomial else None,
+            small,
+            rows,
+        )
     if want("sleep_binary"):
         sl = mlm.load_sleepstudy()
         sl = sl.assign(y=(sl["Reaction"] > 300).astype(int))
         vc = {"Subject": "0 + C(Subject)"}
-        bayes_case("sleep_binary", lambda: BinomialBayesMixedGLM.from_formula("y ~ Days", vc, sl),
-                   (lambda: SmBinomial.from_formula("y ~ Days", vc, sl)) if SmBinomial else None, small, rows)
+        bayes_case(
+            "sleep_binary",
+            lambda: BinomialBayesMixedGLM.from_formula("y ~ Days", vc, sl),
+            (lambda: SmBinomial.from_formula("y ~ Days", vc, sl)) if SmBinomial else None,
+            small,
+            rows,
+        )
     if want("cbpp842"):
         cb = cbpp_binary()
         vc = {"herd": "0 + C(herd)"}
-        bayes_case("cbpp842", lambda: BinomialBayesMixedGLM.from_formula("y ~ period", vc, cb),
-                   (lambda: SmBinomial.from_formula("y ~ period", vc, cb)) if SmBinomial else None, small, rows)
+        bayes_case(
+            "cbpp842",
+            lambda: BinomialBayesMixedGLM.from_formula("y ~ period", vc, cb),
+            (lambda: SmBinomial.from_formula("y ~ period", vc, cb)) if SmBinomial else None,
+            small,
+            rows,
+        )
     if want("sleepstudy"):
         sl = mlm.load_sleepstudy()
-        lmm_case("sleepstudy",
-                 lambda: MixedLM.from_formula("Reaction ~ Days", sl, groups="Subject", re_formula="~Days").fit(),
-                 (lambda: smf.mixedlm("Reaction ~ Days", sl, groups="Subject", re_formula="~Days").fit())
-                 if smf else None, small, rows)
+        lmm_case(
+            "sleepstudy",
+            lambda: MixedLM.from_formula("Reaction ~ Days", sl, groups="Subject", re_formula="~Days").fit(),
+            (lambda: smf.mixedlm("Reaction ~ Days", sl, groups="Subject", re_formula="~Days").fit()) if smf else None,
+            small,
+            rows,
+        )
     if want("penicillin"):
         pen = mlm.load_penicillin().assign(one=1)
         vc = {"plate": "0 + C(plate)", "sample": "0 + C(sample)"}
-        lmm_case("penicillin",
-                 lambda: MixedLM.from_formula("diameter ~ 1", pen, groups="one", re_formula="0",
-                                              vc_formula=vc).fit(),
-                 (lambda: smf.mixedlm("diameter ~ 1", pen, groups="one", re_formula="~0", vc_formula=vc).fit())
-                 if smf else None, small, rows)
+        lmm_case(
+            "penicillin",
+            lambda: MixedLM.from_formula("diameter ~ 1", pen, groups="one", re_formula="0", vc_formula=vc).fit(),
+            (lambda: smf.mixedlm("diameter ~ 1", pen, groups="one", re_formula="~0", vc_formula=vc).fit())
+            if smf
+            else None,
+            small,
+            rows,
+        )
     if limiter is not None:
         limiter.restore_original_limits()
-    targets = [("crossed10k", "fit_map", 5.0), ("crossed10k", "fit_vb", 5.0), ("crossed10k_lmm", "MixedLM.fit", 5.0),
-               ("example200", "fit_map", 1.0), ("example200", "fit_vb", 1.0), ("sleep_binary", "fit_map", 1.0),
-               ("sleep_binary", "fit_vb", 1.0), ("cbpp842", "fit_map", 1.0), ("cbpp842", "fit_vb", 1.0),
-               ("sleepstudy", "MixedLM.fit", 1.0), ("penicillin", "MixedLM.fit", 1.0)]
+    targets = [
+        ("crossed10k", "fit_map", 5.0),
+        ("crossed10k", "fit_vb", 5.0),
+        ("crossed10k_lmm", "MixedLM.fit", 5.0),
+        ("example200", "fit_map", 1.0),
+        ("example200", "fit_vb", 1.0),
+        ("sleep_binary", "fit_map", 1.0),
+        ("sleep_binary", "fit_vb", 1.0),
+        ("cbpp842", "fit_map", 1.0),
+        ("cbpp842", "fit_vb", 1.0),
+        ("sleepstudy", "MixedLM.fit", 1.0),
+        ("penicillin", "MixedLM.fit", 1.0),
+    ]
     print("\ntargets (statsmodels time / mixedlm time):")
     for case, what, target in targets:
         for row in rows:
@@ -230,9 +287,18 @@ def main() -> None:
                 ok = "met" if row["ratio"] >= target else "NOT met"
                 print(f"  {case:15s} {what:12s} {row['ratio']:7.1f}x  (target >= {target:g}x: {ok})")
     if args.save:
-        Path(args.save).write_text(json.dumps({"statsmodels": sm_version, "mixedlm": mlm.__version__,
-                                               "numpy": np.__version__, "threads": args.threads,
-                                               "rows": rows}, indent=1))
+        Path(args.save).write_text(
+            json.dumps(
+                {
+                    "statsmodels": sm_version,
+                    "mixedlm": mlm.__version__,
+                    "numpy": np.__version__,
+                    "threads": args.threads,
+                    "rows": rows,
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

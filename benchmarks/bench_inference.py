@@ -93,6 +93,7 @@ def child_main(job_path: str) -> int:
         cfg = job["model_cfg"]
         case = job["case"]
         if cfg["kind"] == "lmer":
+
             def fit_model():
                 return mlm.lmer(cfg["formula"], df, REML=cfg["REML"])
         else:
@@ -183,11 +184,19 @@ def run_case(name: str, engine: str, data: dict, args, workdir: Path) -> dict:
     if engine == "lme4":
         job = workdir / f"{name}.lme4.job"
         lines = [
-            f"csv\t{data['csv']}", f"formula\t{cfg['formula']}", f"kind\t{cfg['kind']}",
-            f"REML\t{'TRUE' if cfg.get('REML', True) else 'FALSE'}", f"family\t{cfg.get('family', 'binomial')}",
-            f"nAGQ\t{cfg.get('nAGQ', 1)}", f"method\t{case['method']}", f"nsim\t{nsim or 1}",
-            f"warmup_nsim\t{warmup_nsim or 1}", f"seed\t{case.get('seed', 0)}",
-            f"warmup\t{args.warmup}", f"repeats\t{repeats}", f"out\t{out}",
+            f"csv\t{data['csv']}",
+            f"formula\t{cfg['formula']}",
+            f"kind\t{cfg['kind']}",
+            f"REML\t{'TRUE' if cfg.get('REML', True) else 'FALSE'}",
+            f"family\t{cfg.get('family', 'binomial')}",
+            f"nAGQ\t{cfg.get('nAGQ', 1)}",
+            f"method\t{case['method']}",
+            f"nsim\t{nsim or 1}",
+            f"warmup_nsim\t{warmup_nsim or 1}",
+            f"seed\t{case.get('seed', 0)}",
+            f"warmup\t{args.warmup}",
+            f"repeats\t{repeats}",
+            f"out\t{out}",
         ]
         for col, cs in data["spec"].items():
             extra = f"\t{data['levels_files'][col]}" if cs["type"] in ("factor", "ordered") else ""
@@ -196,9 +205,20 @@ def run_case(name: str, engine: str, data: dict, args, workdir: Path) -> dict:
         cmd = [args.rscript, str(HERE / "lme4_inference.R"), str(job)]
     else:
         job = workdir / f"{name}.mixedlm.job.json"
-        job.write_text(json.dumps({"out": str(out), "data": data, "model_cfg": cfg, "case": case,
-                                   "warmup": args.warmup, "repeats": repeats, "nsim": nsim,
-                                   "warmup_nsim": warmup_nsim}))
+        job.write_text(
+            json.dumps(
+                {
+                    "out": str(out),
+                    "data": data,
+                    "model_cfg": cfg,
+                    "case": case,
+                    "warmup": args.warmup,
+                    "repeats": repeats,
+                    "nsim": nsim,
+                    "warmup_nsim": warmup_nsim,
+                }
+            )
+        )
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--job", str(job)]
     what = f"{args.warmup} warm-up + {repeats} timed round(s)"
     if boot:
@@ -211,8 +231,16 @@ def run_case(name: str, engine: str, data: dict, args, workdir: Path) -> dict:
         with contextlib.suppress(json.JSONDecodeError):
             res = json.loads(out.read_text())
     res.setdefault("engine", engine)
-    res.update({"peak_rss_mb": sp["maxrss_mb"], "process_wall_s": sp["wall_s"], "warmup": args.warmup,
-                "repeats": repeats, "loadavg_1m_before": load_before, "loadavg_1m_after": os.getloadavg()[0]})
+    res.update(
+        {
+            "peak_rss_mb": sp["maxrss_mb"],
+            "process_wall_s": sp["wall_s"],
+            "warmup": args.warmup,
+            "repeats": repeats,
+            "loadavg_1m_before": load_before,
+            "loadavg_1m_after": os.getloadavg()[0],
+        }
+    )
     if sp["timed_out"]:
         res["status"] = "timeout"
         res["error"] = f"timed out after {args.timeout:.0f} s"
@@ -224,8 +252,10 @@ def run_case(name: str, engine: str, data: dict, args, workdir: Path) -> dict:
         res["log_tail"] = tail
     if res["status"] == "ok":
         t = res["timings"]
-        print(f" confint median {_fmt_s(t['confint_median_s'])} (CPU {_fmt_s(t['confint_cpu_median_s'])}), "
-              f"fit+confint {_fmt_s(t['total_median_s'])}")
+        print(
+            f" confint median {_fmt_s(t['confint_median_s'])} (CPU {_fmt_s(t['confint_cpu_median_s'])}), "
+            f"fit+confint {_fmt_s(t['total_median_s'])}"
+        )
     else:
         print(f" {res['status']}: {res.get('error')}")
     return res
@@ -265,13 +295,19 @@ def compare_intervals(case_res: dict) -> list[dict]:
             if j is not None:
                 lo, hi = b["lower"][j], b["upper"][j]
                 row["lme4"] = [lo, hi]
-                diffs = [abs(x - y) / max(abs(y), 1e-8) for x, y in zip(row["mixedlm"], row["lme4"])
-                         if x is not None and y is not None]
+                diffs = [
+                    abs(x - y) / max(abs(y), 1e-8)
+                    for x, y in zip(row["mixedlm"], row["lme4"])
+                    if x is not None and y is not None
+                ]
                 row["max_rel_diff"] = max(diffs) if diffs else None
                 width = (hi - lo) if hi is not None and lo is not None else None
                 if width:
-                    row["max_diff_over_lme4_width"] = max(abs(x - y) / width for x, y in zip(row["mixedlm"], row["lme4"])
-                                                          if x is not None and y is not None)
+                    row["max_diff_over_lme4_width"] = max(
+                        abs(x - y) / width
+                        for x, y in zip(row["mixedlm"], row["lme4"])
+                        if x is not None and y is not None
+                    )
         rows.append(row)
     return rows
 
@@ -280,8 +316,10 @@ def print_case(name: str, case_res: dict) -> None:
     case = CASES[name]
     eng = case_res["engines"]
     print(f"\n{name}: {case_res['label']} {case_res['formula']}  -- {case_res['call']}")
-    print(f"  {'engine':<9}{'version':<12}{'confint':>10}{'min':>10}{'n':>3}{'CPU':>10}{'cpu/wall':>9}"
-          f"{'fit':>10}{'fit+confint':>13}{'peak RSS':>10}{'load':>11}")
+    print(
+        f"  {'engine':<9}{'version':<12}{'confint':>10}{'min':>10}{'n':>3}{'CPU':>10}{'cpu/wall':>9}"
+        f"{'fit':>10}{'fit+confint':>13}{'peak RSS':>10}{'load':>11}"
+    )
     for e, r in eng.items():
         if not _ok(r):
             print(f"  {e:<9}{str(r.get('version') or ''):<12}{r.get('status')}: {r.get('reason') or r.get('error')}")
@@ -289,25 +327,35 @@ def print_case(name: str, case_res: dict) -> None:
         t = r["timings"]
         cw = t["confint_cpu_median_s"] / t["confint_median_s"] if t["confint_median_s"] else None
         load = f"{r['loadavg_1m_before']:.1f}->{r['loadavg_1m_after']:.1f}"
-        print(f"  {e:<9}{str(r.get('version') or ''):<12}{_fmt_s(t['confint_median_s']):>10}{_fmt_s(t['confint_min_s']):>10}"
-              f"{len(t['confint_wall_s']):>3}{_fmt_s(t['confint_cpu_median_s']):>10}{(f'{cw:.2f}' if cw else '-'):>9}"
-              f"{_fmt_s(t['fit_median_s']):>10}{_fmt_s(t['total_median_s']):>13}{r['peak_rss_mb']:>7.0f} MB{load:>11}")
+        print(
+            f"  {e:<9}{str(r.get('version') or ''):<12}"
+            f"{_fmt_s(t['confint_median_s']):>10}{_fmt_s(t['confint_min_s']):>10}"
+            f"{len(t['confint_wall_s']):>3}{_fmt_s(t['confint_cpu_median_s']):>10}{(f'{cw:.2f}' if cw else '-'):>9}"
+            f"{_fmt_s(t['fit_median_s']):>10}{_fmt_s(t['total_median_s']):>13}{r['peak_rss_mb']:>7.0f} MB{load:>11}"
+        )
     rw, rc, rt = (_ratio(case_res, k) for k in ("confint_median_s", "confint_cpu_median_s", "total_median_s"))
     if rw is not None:
-        print(f"  lme4 / mixedlm: confint {rw:.2f}x (CPU {rc:.2f}x), fit+confint {rt:.2f}x"
-              f"  -> target (confint no slower than lme4): {'MET' if rw >= TARGET_RATIO else 'NOT MET'}")
+        print(
+            f"  lme4 / mixedlm: confint {rw:.2f}x (CPU {rc:.2f}x), fit+confint {rt:.2f}x"
+            f"  -> target (confint no slower than lme4): {'MET' if rw >= TARGET_RATIO else 'NOT MET'}"
+        )
     cmp_rows = case_res.get("intervals", [])
     if cmp_rows:
         cols = next((r["intervals"]["columns"] for r in eng.values() if _ok(r)), ["lower", "upper"])
         boot = case["method"] == "boot"
         last = "max|diff|/width" if boot else "max rel diff"
-        print(f"  {'parameter':<30}{'mixedlm ' + cols[0]:>16}{'mixedlm ' + cols[1]:>16}"
-              f"{'lme4 ' + cols[0]:>16}{'lme4 ' + cols[1]:>16}{last:>16}")
+        print(
+            f"  {'parameter':<30}{'mixedlm ' + cols[0]:>16}{'mixedlm ' + cols[1]:>16}"
+            f"{'lme4 ' + cols[0]:>16}{'lme4 ' + cols[1]:>16}{last:>16}"
+        )
         for row in cmp_rows:
             l4 = row.get("lme4", [None, None])
             d = row.get("max_diff_over_lme4_width" if boot else "max_rel_diff")
-            print(f"  {row['parameter'][:30]:<30}" + "".join(f"{bench._fmt_num(v, 7):>16}" for v in row["mixedlm"] + l4)
-                  + f"{(f'{d:.2g}' if d is not None else '-'):>16}")
+            print(
+                f"  {row['parameter'][:30]:<30}"
+                + "".join(f"{bench._fmt_num(v, 7):>16}" for v in row["mixedlm"] + l4)
+                + f"{(f'{d:.2g}' if d is not None else '-'):>16}"
+            )
         if boot:
             print("  (bootstrap: different random streams, so the bounds agree only statistically)")
     for e, r in eng.items():
@@ -316,8 +364,10 @@ def print_case(name: str, case_res: dict) -> None:
 
 
 def print_markdown(results: dict) -> None:
-    print("\n| case | engine | confint (median wall) | confint (median CPU) | fit+confint | lme4 / mixedlm (confint) |"
-          " lme4 / mixedlm (fit+confint) | n |")
+    print(
+        "\n| case | engine | confint (median wall) | confint (median CPU) | fit+confint | lme4 / mixedlm (confint) |"
+        " lme4 / mixedlm (fit+confint) | n |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, cr in results["cases"].items():
         rw, rt = _ratio(cr, "confint_median_s"), _ratio(cr, "total_median_s")
@@ -327,10 +377,12 @@ def print_markdown(results: dict) -> None:
                 continue
             t = r["timings"]
             mine = e == "mixedlm"
-            print(f"| {name} | {e} {r.get('version') or ''} | {_fmt_s(t['confint_median_s'])} | "
-                  f"{_fmt_s(t['confint_cpu_median_s'])} | {_fmt_s(t['total_median_s'])} | "
-                  f"{(f'{rw:.2f}×' if mine and rw else '')} | {(f'{rt:.2f}×' if mine and rt else '')} | "
-                  f"{len(t['confint_wall_s'])} |")
+            print(
+                f"| {name} | {e} {r.get('version') or ''} | {_fmt_s(t['confint_median_s'])} | "
+                f"{_fmt_s(t['confint_cpu_median_s'])} | {_fmt_s(t['total_median_s'])} | "
+                f"{(f'{rw:.2f}×' if mine and rw else '')} | {(f'{rt:.2f}×' if mine and rt else '')} | "
+                f"{len(t['confint_wall_s'])} |"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,11 +391,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5, help="timed rounds of the profile cases (default 5)")
     ap.add_argument("--boot-repeats", type=int, default=3, help="timed rounds of the bootstrap case (default 3)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
-    ap.add_argument("--boot-warmup-nsim", type=int, default=20,
-                    help="bootstrap replicates in the warm-up rounds (default 20)")
+    ap.add_argument(
+        "--boot-warmup-nsim", type=int, default=20, help="bootstrap replicates in the warm-up rounds (default 20)"
+    )
     ap.add_argument("--skip-r", action="store_true", help="do not run lme4")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="BLAS/OpenMP threads (OPENBLAS_NUM_THREADS etc.; default 1; 0 = leave the environment)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/OpenMP threads (OPENBLAS_NUM_THREADS etc.; default 1; 0 = leave the environment)",
+    )
     ap.add_argument("--nice", type=int, default=0, help="run the children at this niceness (e.g. 10 on a shared box)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per case and engine (default 3600)")
     ap.add_argument("--cache", default=str(bench.generate.DEFAULT_CACHE), help="data and scratch folder")
@@ -376,16 +433,28 @@ def main(argv: list[str] | None = None) -> int:
     workdir = cache / "runs" / f"{stamp}-inference"
     workdir.mkdir(parents=True, exist_ok=True)
     info = bench.machine_info()
-    info.update({"threads": args.threads, "nice": args.nice, "warmup": args.warmup,
-                 "boot_warmup_nsim": args.boot_warmup_nsim, "scratch": str(workdir)})
-    print(f"mixedlm confint benchmark  {info['time_utc']}  {info.get('cpu', '?')} x{info['cpu_count']}, "
-          f"Python {info['python']}, BLAS threads {args.threads or 'default'}, nice {args.nice}")
+    info.update(
+        {
+            "threads": args.threads,
+            "nice": args.nice,
+            "warmup": args.warmup,
+            "boot_warmup_nsim": args.boot_warmup_nsim,
+            "scratch": str(workdir),
+        }
+    )
+    print(
+        f"mixedlm confint benchmark  {info['time_utc']}  {info.get('cpu', '?')} x{info['cpu_count']}, "
+        f"Python {info['python']}, BLAS threads {args.threads or 'default'}, nice {args.nice}"
+    )
     for e in engines:
         if not avail[e][0]:
             print(f"  {e}: unavailable ({avail[e][1]})")
 
-    results: dict = {"meta": info, "target": "lme4 / mixedlm >= 1 on the median wall time of the confint call",
-                     "cases": {}}
+    results: dict = {
+        "meta": info,
+        "target": "lme4 / mixedlm >= 1 on the median wall time of the confint call",
+        "cases": {},
+    }
     prepared: dict[str, dict] = {}
     for name in names:
         case = CASES[name]
@@ -398,8 +467,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             call = f'confint(method="boot", nsim={case["nsim"]}, seed={case["seed"]}), one core'
         print(f"\n[{name}] {cfg['formula']} ({data['nrow']} rows from {data['source']}): {call}", flush=True)
-        cr = {"label": case["label"], "formula": cfg["formula"], "call": call, "case": case,
-              "data": {"source": data["source"], "nrow": data["nrow"], "csv": data["csv"]}, "engines": {}}
+        cr = {
+            "label": case["label"],
+            "formula": cfg["formula"],
+            "call": call,
+            "case": case,
+            "data": {"source": data["source"], "nrow": data["nrow"], "csv": data["csv"]},
+            "engines": {},
+        }
         for e in engines:
             if not avail[e][0]:
                 cr["engines"][e] = {"engine": e, "status": "unavailable", "reason": avail[e][1]}
@@ -407,20 +482,32 @@ def main(argv: list[str] | None = None) -> int:
             cr["engines"][e] = run_case(name, e, data, args, workdir)
         cr["intervals"] = compare_intervals(cr)
         rw = _ratio(cr, "confint_median_s")
-        cr["ratio_lme4_over_mixedlm"] = {"confint_wall": rw, "confint_cpu": _ratio(cr, "confint_cpu_median_s"),
-                                         "fit_plus_confint_wall": _ratio(cr, "total_median_s")}
+        cr["ratio_lme4_over_mixedlm"] = {
+            "confint_wall": rw,
+            "confint_cpu": _ratio(cr, "confint_cpu_median_s"),
+            "fit_plus_confint_wall": _ratio(cr, "total_median_s"),
+        }
         cr["target_met"] = None if rw is None else bool(rw >= TARGET_RATIO)
         results["cases"][name] = cr
 
     print("\n" + "=" * 100)
     for name, cr in results["cases"].items():
         print_case(name, cr)
-    r_ver = next((r["versions"] for cr in results["cases"].values() for r in cr["engines"].values()
-                  if _ok(r) and r.get("versions")), None)
+    r_ver = next(
+        (
+            r["versions"]
+            for cr in results["cases"].values()
+            for r in cr["engines"].values()
+            if _ok(r) and r.get("versions")
+        ),
+        None,
+    )
     if r_ver:
         results["meta"]["R"] = r_ver
-        print(f"\nlme4 {r_ver.get('lme4')}, Matrix {r_ver.get('Matrix')}, {r_ver.get('R')}; BLAS {r_ver.get('BLAS')}; "
-              f"OPENBLAS_NUM_THREADS={r_ver.get('OPENBLAS_NUM_THREADS') or 'unset'}")
+        print(
+            f"\nlme4 {r_ver.get('lme4')}, Matrix {r_ver.get('Matrix')}, {r_ver.get('R')}; BLAS {r_ver.get('BLAS')}; "
+            f"OPENBLAS_NUM_THREADS={r_ver.get('OPENBLAS_NUM_THREADS') or 'unset'}"
+        )
     if args.markdown:
         print_markdown(results)
     if not args.no_save:

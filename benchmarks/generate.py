@@ -212,8 +212,10 @@ def load(name: str, cache: Path = DEFAULT_CACHE) -> pd.DataFrame:
     """Read a cached synthetic data set (generating it first if needed) with its factor levels."""
     csv, meta = ensure(name, cache)
     cols = meta["columns"]
-    dtypes = {c: ("string" if s["type"] == "factor" else ("int64" if s["type"] == "integer" else "float64"))
-              for c, s in cols.items()}
+    dtypes = {
+        c: ("string" if s["type"] == "factor" else ("int64" if s["type"] == "integer" else "float64"))
+        for c, s in cols.items()
+    }
     df = pd.read_csv(csv, dtype=dtypes)
     for c, s in cols.items():
         if s["type"] == "factor":
@@ -233,7 +235,9 @@ def main(argv: list[str] | None = None) -> None:
         if name not in GENERATORS:
             ap.error(f"unknown data set {name!r}; choose from {', '.join(GENERATORS)}")
         csv, meta = ensure(name, Path(args.cache), force=args.force)
-        print(f"{name}: {meta['nrow']} rows, {csv} ({meta['csv_bytes'] / 1e6:.1f} MB, sha256 {meta['csv_sha256'][:12]}…)")
+        print(
+            f"{name}: {meta['nrow']} rows, {csv} ({meta['csv_bytes'] / 1e6:.1f} MB, sha256 {meta['csv_sha256'][:12]}…)"
+        )
 
 
 if __name__ == "__main__":

@@ -299,13 +299,21 @@ def _vc_rows_from_cov(group: str, terms: list[str], cov) -> list[dict]:
 
     cov = np.asarray(cov, dtype=float)
     sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    rows = [{"grp": group, "var1": t, "var2": None, "vcov": _f(cov[i, i]), "sdcor": _f(sd[i])}
-            for i, t in enumerate(terms)]
+    rows = [
+        {"grp": group, "var1": t, "var2": None, "vcov": _f(cov[i, i]), "sdcor": _f(sd[i])} for i, t in enumerate(terms)
+    ]
     for j in range(len(terms)):
         for i in range(j + 1, len(terms)):
             den = sd[i] * sd[j]
-            rows.append({"grp": group, "var1": terms[j], "var2": terms[i], "vcov": _f(cov[i, j]),
-                         "sdcor": _f(cov[i, j] / den) if den > 0 else None})
+            rows.append(
+                {
+                    "grp": group,
+                    "var1": terms[j],
+                    "var2": terms[i],
+                    "vcov": _f(cov[i, j]),
+                    "sdcor": _f(cov[i, j] / den) if den > 0 else None,
+                }
+            )
     return rows
 
 
@@ -353,8 +361,10 @@ def _blas_info() -> list:
     try:
         from threadpoolctl import threadpool_info
 
-        return [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "filepath", "threading_layer")}
-                for d in threadpool_info()]
+        return [
+            {k: d.get(k) for k in ("internal_api", "version", "num_threads", "filepath", "threading_layer")}
+            for d in threadpool_info()
+        ]
     except Exception as e:  # pragma: no cover
         return [f"threadpoolctl unavailable: {e}"]
 
@@ -391,13 +401,19 @@ def _mixedlm_estimates(job, m) -> dict:
         d = m.VarCorr().as_dataframe()
         rows = []
         for r in d.to_dict("records"):
-            rows.append({
-                "grp": str(r["grp"]),
-                "var1": None if r["var1"] is None or (isinstance(r["var1"], float) and math.isnan(r["var1"])) else str(r["var1"]),
-                "var2": None if r["var2"] is None or (isinstance(r["var2"], float) and math.isnan(r["var2"])) else str(r["var2"]),
-                "vcov": _f(r["vcov"]),
-                "sdcor": _f(r["sdcor"]),
-            })
+            rows.append(
+                {
+                    "grp": str(r["grp"]),
+                    "var1": None
+                    if r["var1"] is None or (isinstance(r["var1"], float) and math.isnan(r["var1"]))
+                    else str(r["var1"]),
+                    "var2": None
+                    if r["var2"] is None or (isinstance(r["var2"], float) and math.isnan(r["var2"]))
+                    else str(r["var2"]),
+                    "vcov": _f(r["vcov"]),
+                    "sdcor": _f(r["sdcor"]),
+                }
+            )
         return rows
 
     est["varcorr"] = _try(vc)
@@ -461,11 +477,13 @@ def _statsmodels_fitter(job, df):
     cfg = job["model_cfg"]
     sm = cfg["statsmodels"]
     if sm.get("groups"):
-        return lambda: smf.mixedlm(sm["formula"], df, groups=sm["groups"],
-                                   re_formula=sm.get("re_formula")).fit(reml=cfg["REML"])
+        return lambda: smf.mixedlm(sm["formula"], df, groups=sm["groups"], re_formula=sm.get("re_formula")).fit(
+            reml=cfg["REML"]
+        )
     one = np.ones(len(df), dtype=np.int64)
-    return lambda: smf.mixedlm(sm["formula"], df, groups=one, re_formula="0",
-                               vc_formula=sm["vc_formula"]).fit(reml=cfg["REML"])
+    return lambda: smf.mixedlm(sm["formula"], df, groups=one, re_formula="0", vc_formula=sm["vc_formula"]).fit(
+        reml=cfg["REML"]
+    )
 
 
 def _statsmodels_estimates(job, r) -> dict:
@@ -483,8 +501,9 @@ def _statsmodels_estimates(job, r) -> dict:
         terms = ["(Intercept)" if n in (sm["groups"], "Group", "Intercept") else str(n) for n in cov.columns]
         rows += _vc_rows_from_cov(sm["groups"], terms, cov.to_numpy())
     for name, v in zip(r.model.exog_vc.names, r.vcomp):
-        rows.append({"grp": str(name), "var1": "(Intercept)", "var2": None, "vcov": _f(v),
-                     "sdcor": _f(math.sqrt(max(v, 0.0)))})
+        rows.append(
+            {"grp": str(name), "var1": "(Intercept)", "var2": None, "vcov": _f(v), "sdcor": _f(math.sqrt(max(v, 0.0)))}
+        )
     rows.append({"grp": "Residual", "var1": None, "var2": None, "vcov": _f(r.scale), "sdcor": _f(sigma)})
     est["varcorr"] = rows
     return est
@@ -576,14 +595,23 @@ def child_main(engine: str, job_path: str) -> int:
 # ============================================================================================
 def _spawn(cmd: list[str], env: dict, timeout: float, log_path: Path, nice: int) -> dict:
     """Run ``cmd``; return {'rc', 'wall_s', 'maxrss_mb', 'timed_out'} using wait4 for this child."""
+
     def pre():
         if nice:
             os.nice(nice)
 
     with open(log_path, "w") as log:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=env, start_new_session=True, preexec_fn=pre, cwd=str(REPO))
+        p = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            preexec_fn=pre,
+            cwd=str(REPO),
+        )
         timed_out = False
         while True:
             pid, status, ru = os.wait4(p.pid, os.WNOHANG)
@@ -597,15 +625,24 @@ def _spawn(cmd: list[str], env: dict, timeout: float, log_path: Path, nice: int)
                 break
             time.sleep(0.05)
         p.returncode = os.waitstatus_to_exitcode(status)
-    return {"rc": p.returncode, "wall_s": time.perf_counter() - t0, "maxrss_mb": ru.ru_maxrss / 1024.0,
-            "timed_out": timed_out}
+    return {
+        "rc": p.returncode,
+        "wall_s": time.perf_counter() - t0,
+        "maxrss_mb": ru.ru_maxrss / 1024.0,
+        "timed_out": timed_out,
+    }
 
 
 def _child_env(threads: int) -> dict:
     env = dict(os.environ)
     if threads > 0:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS"):
+        for var in (
+            "OPENBLAS_NUM_THREADS",
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "BLIS_NUM_THREADS",
+            "VECLIB_MAXIMUM_THREADS",
+        ):
             env[var] = str(threads)
     pp = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + pp if pp else "")
@@ -617,8 +654,12 @@ def r_available() -> tuple[bool, str]:
     if not rs:
         return False, "Rscript not found"
     try:
-        out = subprocess.run([rs, "-e", "suppressPackageStartupMessages(library(lme4)); cat('ok')"],
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [rs, "-e", "suppressPackageStartupMessages(library(lme4)); cat('ok')"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     except Exception as e:  # pragma: no cover
         return False, f"Rscript failed: {e}"
     if out.returncode != 0 or "ok" not in out.stdout:
@@ -631,8 +672,9 @@ def py_engine_available(engine: str) -> tuple[bool, str]:
     code = f"import {mod}"
     if engine == "mixedlm":
         code += "; import mixedlm as m; m.lmer"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=_child_env(1), cwd=str(REPO), timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_child_env(1), cwd=str(REPO), timeout=300
+    )
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["?"])[-1]
         return False, last
@@ -664,9 +706,15 @@ def run_engine(engine: str, model: str, data: dict, args, workdir: Path) -> dict
     if engine == "lme4":
         job = workdir / f"{model}.lme4.job"
         lines = [
-            f"csv\t{data['csv']}", f"formula\t{cfg['formula']}", f"kind\t{cfg['kind']}",
-            f"REML\t{'TRUE' if cfg.get('REML', True) else 'FALSE'}", f"family\t{cfg.get('family', 'binomial')}",
-            f"nAGQ\t{cfg.get('nAGQ', 1)}", f"warmup\t{warmup}", f"repeats\t{repeats}", f"out\t{out}",
+            f"csv\t{data['csv']}",
+            f"formula\t{cfg['formula']}",
+            f"kind\t{cfg['kind']}",
+            f"REML\t{'TRUE' if cfg.get('REML', True) else 'FALSE'}",
+            f"family\t{cfg.get('family', 'binomial')}",
+            f"nAGQ\t{cfg.get('nAGQ', 1)}",
+            f"warmup\t{warmup}",
+            f"repeats\t{repeats}",
+            f"out\t{out}",
         ]
         for col, cs in data["spec"].items():
             if cs["type"] in ("factor", "ordered"):
@@ -677,8 +725,9 @@ def run_engine(engine: str, model: str, data: dict, args, workdir: Path) -> dict
         cmd = [args.rscript, str(HERE / "lme4_fit.R"), str(job)]
     else:
         job = workdir / f"{model}.{engine}.job.json"
-        job.write_text(json.dumps({"out": str(out), "data": data, "model_cfg": cfg,
-                                   "warmup": warmup, "repeats": repeats}))
+        job.write_text(
+            json.dumps({"out": str(out), "data": data, "model_cfg": cfg, "warmup": warmup, "repeats": repeats})
+        )
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", engine, "--job", str(job)]
     load_before = os.getloadavg()[0]
     print(f"  {engine:<12} {warmup} warm-up + {repeats} timed fit(s) ...", end="", flush=True)
@@ -763,8 +812,10 @@ def print_model(model: str, mres: dict) -> None:
     print("\n" + head + ")")
     base = {e: (r["timings"]["median_s"] if r.get("status") == "ok" else None) for e, r in eng.items()}
     ml, l4 = base.get("mixedlm"), base.get("lme4")
-    print(f"  {'engine':<14}{'version':<10}{'median':>10}{'min':>10}{'n':>4}{'vs mixedlm':>12}{'vs lme4':>10}"
-          f"{'cpu/wall':>9}{'peak RSS':>11}{'data RSS':>10}")
+    print(
+        f"  {'engine':<14}{'version':<10}{'median':>10}{'min':>10}{'n':>4}{'vs mixedlm':>12}{'vs lme4':>10}"
+        f"{'cpu/wall':>9}{'peak RSS':>11}{'data RSS':>10}"
+    )
     for e, r in eng.items():
         if r.get("status") != "ok":
             print(f"  {e:<14}{str(r.get('version') or ''):<10}  {r.get('status')}: {r.get('reason') or r.get('error')}")
@@ -772,10 +823,13 @@ def print_model(model: str, mres: dict) -> None:
         t = r["timings"]
         med = t["median_s"]
         cw = (statistics.median(t["cpu_s"]) / med) if t.get("cpu_s") and med else None
-        print(f"  {(e + ('*' if r.get('reused_from') else '')):<14}{str(r.get('version') or ''):<10}{_fmt_s(med):>10}{_fmt_s(t.get('min_s')):>10}"
-              f"{len(t['wall_s']):>4}{(f'{med / ml:.2f}x' if ml else '-'):>12}{(f'{med / l4:.2f}x' if l4 else '-'):>10}"
-              f"{(f'{cw:.2f}' if cw else '-'):>9}{r['peak_rss_mb']:>8.0f} MB"
-              f"{(str(round(r['rss_after_data_mb'])) + ' MB') if r.get('rss_after_data_mb') else '-':>10}")
+        print(
+            f"  {(e + ('*' if r.get('reused_from') else '')):<14}{str(r.get('version') or ''):<10}"
+            f"{_fmt_s(med):>10}{_fmt_s(t.get('min_s')):>10}"
+            f"{len(t['wall_s']):>4}{(f'{med / ml:.2f}x' if ml else '-'):>12}{(f'{med / l4:.2f}x' if l4 else '-'):>10}"
+            f"{(f'{cw:.2f}' if cw else '-'):>9}{r['peak_rss_mb']:>8.0f} MB"
+            f"{(str(round(r['rss_after_data_mb'])) + ' MB') if r.get('rss_after_data_mb') else '-':>10}"
+        )
     reused = sorted({r["reused_from"] for r in eng.values() if r.get("reused_from")})
     if reused:
         print("  * reused from " + ", ".join(reused))
@@ -797,10 +851,12 @@ def print_model(model: str, mres: dict) -> None:
     tg = TARGETS.get(model)
     if tg and ml and l4:
         sp = l4 / ml
-        line = f"  target: lme4/mixedlm = {sp:.2f}x (want >= {tg['speedup']:g}x) -> {'MET' if sp >= tg['speedup'] else 'NOT MET'}"
+        verdict = "MET" if sp >= tg["speedup"] else "NOT MET"
+        line = f"  target: lme4/mixedlm = {sp:.2f}x (want >= {tg['speedup']:g}x) -> {verdict}"
         if "peak_rss_mb" in tg:
             pk = eng["mixedlm"]["peak_rss_mb"]
-            line += f"; mixedlm peak RSS {pk:.0f} MB (want <= {tg['peak_rss_mb']:.0f}) -> {'MET' if pk <= tg['peak_rss_mb'] else 'NOT MET'}"
+            verdict = "MET" if pk <= tg["peak_rss_mb"] else "NOT MET"
+            line += f"; mixedlm peak RSS {pk:.0f} MB (want <= {tg['peak_rss_mb']:.0f}) -> {verdict}"
         print(line)
 
 
@@ -809,19 +865,29 @@ def print_markdown(results: dict) -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for model, mres in results["models"].items():
         eng = mres["engines"]
-        ml = eng.get("mixedlm", {}).get("timings", {}).get("median_s") if eng.get("mixedlm", {}).get("status") == "ok" else None
-        l4 = eng.get("lme4", {}).get("timings", {}).get("median_s") if eng.get("lme4", {}).get("status") == "ok" else None
+        ml = (
+            eng.get("mixedlm", {}).get("timings", {}).get("median_s")
+            if eng.get("mixedlm", {}).get("status") == "ok"
+            else None
+        )
+        l4 = (
+            eng.get("lme4", {}).get("timings", {}).get("median_s")
+            if eng.get("lme4", {}).get("status") == "ok"
+            else None
+        )
         for e, r in eng.items():
             if r.get("status") != "ok":
-                why = str(r.get('reason') or r.get('error') or r.get('status')).replace("|", "\\|")
+                why = str(r.get("reason") or r.get("error") or r.get("status")).replace("|", "\\|")
                 print(f"| {model} | {e} | {why} | | | | | |")
                 continue
             med = r["timings"]["median_s"]
             crit = (r.get("estimates") or {}).get("crit")
             cpu = statistics.median(r["timings"]["cpu_s"]) if r["timings"].get("cpu_s") else None
-            print(f"| {model} | {e} {r.get('version') or ''} | {_fmt_s(med)} | {_fmt_s(cpu)} | "
-                  f"{(f'{med / ml:.2f}x' if ml else '-')} | {(f'{med / l4:.2f}x' if l4 else '-')} | "
-                  f"{r['peak_rss_mb']:.0f} MB | {_fmt_num(crit, 10)} |")
+            print(
+                f"| {model} | {e} {r.get('version') or ''} | {_fmt_s(med)} | {_fmt_s(cpu)} | "
+                f"{(f'{med / ml:.2f}x' if ml else '-')} | {(f'{med / l4:.2f}x' if l4 else '-')} | "
+                f"{r['peak_rss_mb']:.0f} MB | {_fmt_num(crit, 10)} |"
+            )
 
 
 def machine_info() -> dict:
@@ -847,8 +913,19 @@ def machine_info() -> dict:
             if line.startswith("PRETTY_NAME="):
                 info["os"] = line.split("=", 1)[1].strip().strip('"')
     pk = {}
-    for d in ("numpy", "scipy", "pandas", "formulaic", "numba", "nlopt", "scikit-sparse", "threadpoolctl",
-              "mixedlm", "glmm", "statsmodels"):
+    for d in (
+        "numpy",
+        "scipy",
+        "pandas",
+        "formulaic",
+        "numba",
+        "nlopt",
+        "scikit-sparse",
+        "threadpoolctl",
+        "mixedlm",
+        "glmm",
+        "statsmodels",
+    ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             pk[d] = metadata.version(d)
     info["packages"] = pk
@@ -856,8 +933,9 @@ def machine_info() -> dict:
     if git:
         rev = subprocess.run([git, "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
         info["mixedlm_commit"] = rev.stdout.strip() if rev.returncode == 0 else "none"
-        st = subprocess.run([git, "-C", str(REPO), "status", "--porcelain", "--", "mixedlm"],
-                            capture_output=True, text=True)
+        st = subprocess.run(
+            [git, "-C", str(REPO), "status", "--porcelain", "--", "mixedlm"], capture_output=True, text=True
+        )
         info["mixedlm_tree_dirty"] = bool(st.stdout.strip())
     return info
 
@@ -881,26 +959,46 @@ def _reusable(reuse: dict | None, model: str, engine: str, mres: dict) -> dict |
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="mixedlm vs lme4 and Python peers, side by side.")
-    ap.add_argument("--models", default=DEFAULT_MODELS,
-                    help=f"comma-separated, from: {', '.join(MODELS)} (default {DEFAULT_MODELS})")
+    ap.add_argument(
+        "--models",
+        default=DEFAULT_MODELS,
+        help=f"comma-separated, from: {', '.join(MODELS)} (default {DEFAULT_MODELS})",
+    )
     ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset of " + ", ".join(ENGINES))
-    ap.add_argument("--repeats", type=int, default=None,
-                    help="timed fits per engine after one warm-up (default per model: 20 sleepstudy/cbpp, 3 else)")
-    ap.add_argument("--lme4-repeats", type=int, default=None,
-                    help="timed lme4 fits (default as --repeats; synth1m: 2 without warm-up)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed fits per engine after one warm-up (default per model: 20 sleepstudy/cbpp, 3 else)",
+    )
+    ap.add_argument(
+        "--lme4-repeats",
+        type=int,
+        default=None,
+        help="timed lme4 fits (default as --repeats; synth1m: 2 without warm-up)",
+    )
     ap.add_argument("--skip-r", action="store_true", help="do not run lme4")
     ap.add_argument("--skip-peers", action="store_true", help="do not run glmm and statsmodels")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="BLAS/OpenMP threads for every engine (OPENBLAS_NUM_THREADS etc.); 0 = leave the environment")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/OpenMP threads for every engine (OPENBLAS_NUM_THREADS etc.); 0 = leave the environment",
+    )
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per engine and model (default 3600)")
-    ap.add_argument("--sm-timeout", type=float, default=120.0,
-                    help="seconds for statsmodels on the crossed models (default 120)")
+    ap.add_argument(
+        "--sm-timeout", type=float, default=120.0, help="seconds for statsmodels on the crossed models (default 120)"
+    )
     ap.add_argument("--nice", type=int, default=0, help="run the fits at this niceness (e.g. 10 on a shared machine)")
     ap.add_argument("--cache", default=str(generate.DEFAULT_CACHE), help="data cache folder")
     ap.add_argument("--rscript", default=None, help="path of Rscript (default: from PATH)")
-    ap.add_argument("--reuse", default=None, metavar="JSON",
-                    help="take lme4's and the peers' results from an earlier results JSON when model and data "
-                         "match (mixedlm is always fitted); marked as reused in the output")
+    ap.add_argument(
+        "--reuse",
+        default=None,
+        metavar="JSON",
+        help="take lme4's and the peers' results from an earlier results JSON when model and data "
+        "match (mixedlm is always fitted); marked as reused in the output",
+    )
     ap.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/*.json")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown results table")
     ap.add_argument("--child", choices=[e for e in ENGINES if e != "lme4"], help=argparse.SUPPRESS)
@@ -948,8 +1046,10 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     info["threads"] = args.threads
     info["nice"] = args.nice
-    print(f"mixedlm benchmarks  {info['time_utc']}  {info.get('cpu', '?')} x{info['cpu_count']}, "
-          f"{info.get('mem_total_gb', '?')} GB, Python {info['python']}, BLAS threads {args.threads or 'default'}")
+    print(
+        f"mixedlm benchmarks  {info['time_utc']}  {info.get('cpu', '?')} x{info['cpu_count']}, "
+        f"{info.get('mem_total_gb', '?')} GB, Python {info['python']}, BLAS threads {args.threads or 'default'}"
+    )
     for e in engines:
         if not avail[e][0]:
             print(f"  {e}: {avail[e][1]}")
@@ -961,8 +1061,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n[{model}] preparing data ...", flush=True)
         data = prepare_data(model, cache)
         print(f"  {data['nrow']} rows from {data['source']}")
-        mres = {"formula": cfg["formula"], "config": {k: v for k, v in cfg.items() if k not in ("glmm", "statsmodels", "lme4")},
-                "data": {"source": data["source"], "nrow": data["nrow"], "csv": data["csv"]}, "engines": {}}
+        mres = {
+            "formula": cfg["formula"],
+            "config": {k: v for k, v in cfg.items() if k not in ("glmm", "statsmodels", "lme4")},
+            "data": {"source": data["source"], "nrow": data["nrow"], "csv": data["csv"]},
+            "engines": {},
+        }
         for e in engines:
             prev = _reusable(reuse, model, e, mres)
             if prev is not None:
@@ -979,14 +1083,24 @@ def main(argv: list[str] | None = None) -> int:
         print_model(model, mres)
     if r_versions:
         results["meta"]["R"] = r_versions
-        print(f"\nlme4 {r_versions.get('lme4')}, Matrix {r_versions.get('Matrix')}, {r_versions.get('R')}; "
-              f"BLAS {r_versions.get('BLAS')}; LAPACK {r_versions.get('LAPACK')}; "
-              f"OPENBLAS_NUM_THREADS={r_versions.get('OPENBLAS_NUM_THREADS') or 'unset'}")
-    blas = next((r.get("blas") for m in results["models"].values() for r in m["engines"].values() if r.get("blas")), None)
+        print(
+            f"\nlme4 {r_versions.get('lme4')}, Matrix {r_versions.get('Matrix')}, {r_versions.get('R')}; "
+            f"BLAS {r_versions.get('BLAS')}; LAPACK {r_versions.get('LAPACK')}; "
+            f"OPENBLAS_NUM_THREADS={r_versions.get('OPENBLAS_NUM_THREADS') or 'unset'}"
+        )
+    blas = next(
+        (r.get("blas") for m in results["models"].values() for r in m["engines"].values() if r.get("blas")), None
+    )
     if blas:
         results["meta"]["python_blas"] = blas
-        print("Python BLAS: " + "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} thr)"
-                                         for b in blas if isinstance(b, dict)))
+        print(
+            "Python BLAS: "
+            + "; ".join(
+                f"{b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} thr)"
+                for b in blas
+                if isinstance(b, dict)
+            )
+        )
     if args.markdown:
         print_markdown(results)
     if not args.no_save:

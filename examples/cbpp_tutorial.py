@@ -4,13 +4,15 @@ Run with ``bash scripts/setup.sh`` (the main job) or ``.venv/bin/python examples
 In R:  summary(glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, binomial, nAGQ = 10))
 """
 
-import mixedlm as mlm, numpy as np
+import numpy as np
+
+import mixedlm as mlm
+
 cbpp = mlm.load_cbpp()
-model = mlm.glmer("incidence / size ~ period + (1 | herd)", cbpp,
-                  family=mlm.families.Binomial(), nAGQ=10)
+model = mlm.glmer("incidence / size ~ period + (1 | herd)", cbpp, family=mlm.families.Binomial(), nAGQ=10)
 print(model.summary())
 fixef = model.fixef()
 print({k: np.exp(v) for k, v in fixef.items() if k != "(Intercept)"})
 probs = model.predict(type="response")
-print(model.confint())                 # Wald until the inference issue lands profile
+print(model.confint())  # profile-likelihood intervals, as lme4's confint()
 print(mlm.checkConv(model).ok)

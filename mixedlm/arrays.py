@@ -20,8 +20,10 @@ def as_float_array(a: Any, name: str) -> np.ndarray:
         except (TypeError, ValueError) as exc:
             if isinstance(a, pd.DataFrame):
                 bad = [str(c) for c in a.columns if not pd.api.types.is_numeric_dtype(a[c])]
-                raise DataError(f"{name} must be numeric; non-numeric column(s): {', '.join(bad)} ({exc}). "
-                                "Encode factors as indicator columns first (e.g. pd.get_dummies)") from None
+                raise DataError(
+                    f"{name} must be numeric; non-numeric column(s): {', '.join(bad)} ({exc}). "
+                    "Encode factors as indicator columns first (e.g. pd.get_dummies)"
+                ) from None
             raise DataError(f"{name} must be numeric: {exc}") from None
     try:
         return np.asarray(a, dtype=np.float64)
@@ -47,8 +49,9 @@ def float_matrix(a: Any, name: str, n: int | None) -> tuple[np.ndarray, list[str
     if arr.ndim != 2:
         raise DataError(f"{name} must be a vector or a matrix, not an array with {arr.ndim} dimensions")
     if n is not None and arr.shape[0] != n:
-        raise DataError(f"{name} has {arr.shape[0]} rows but endog has {n} observations; they must "
-                        "have one row per observation")
+        raise DataError(
+            f"{name} has {arr.shape[0]} rows but endog has {n} observations; they must have one row per observation"
+        )
     if not np.all(np.isfinite(arr)):
         i, j = np.argwhere(~np.isfinite(arr))[0]
         raise DataError(f"{name} must be finite; row {i} (0-based), column {j} has {arr[i, j]}")

@@ -74,9 +74,7 @@ def load_dataset(name: str) -> pd.DataFrame:
     key = name.lower()
     schema = _schema()
     if key not in schema:
-        raise ValueError(
-            f"unknown dataset {name!r}; available: {', '.join(sorted(schema))}"
-        )
+        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(sorted(schema))}")
     spec = schema[key]
     columns: dict[str, dict[str, Any]] = spec["columns"]
 
@@ -112,15 +110,11 @@ def load_dataset(name: str) -> pd.DataFrame:
         unknown = (cat.codes == -1) & raw.notna().to_numpy()
         if unknown.any():  # pragma: no cover - data and schema out of step
             bad = sorted(set(raw[unknown]))[:5]
-            raise ValueError(
-                f"dataset {key!r}: column {col!r} has values not among its levels: {bad}"
-            )
+            raise ValueError(f"dataset {key!r}: column {col!r} has values not among its levels: {bad}")
         frame[col] = cat
 
     if len(frame) != spec["nrow"]:  # pragma: no cover - truncated file
-        raise ValueError(
-            f"dataset {key!r}: expected {spec['nrow']} rows, read {len(frame)}"
-        )
+        raise ValueError(f"dataset {key!r}: expected {spec['nrow']} rows, read {len(frame)}")
     return frame
 
 

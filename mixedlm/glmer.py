@@ -40,9 +40,19 @@ from mixedlm.threads import blas_threads
 __all__ = ["glmer", "glmer_nb", "GlmmSetup", "build_glmm", "make_glmm_objective", "optimize_glmm", "wrap_glmm"]
 
 
-def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, weights: Any = None,
-          offset: Any = None, na_action: str = "omit", control: GlmerControl | None = None, start: Any = None,
-          data_name: str | None = None, method: str = "ml") -> GlmerFit:
+def glmer(
+    formula: str,
+    data: pd.DataFrame,
+    family: Any = None,
+    nAGQ: int = 1,
+    weights: Any = None,
+    offset: Any = None,
+    na_action: str = "omit",
+    control: GlmerControl | None = None,
+    start: Any = None,
+    data_name: str | None = None,
+    method: str = "ml",
+) -> GlmerFit:
     """Fit a generalized linear mixed model by maximum likelihood, as lme4's ``glmer``.
 
     Parameters
@@ -86,27 +96,56 @@ def glmer(formula: str, data: pd.DataFrame, family: Any = None, nAGQ: int = 1, w
     control = control or GlmerControl()
     family = resolve_family(fams.Binomial() if family is None else family)
     if family.name == "gaussian" and family.link.name == "identity":
-        warn_at_caller("calling glmer() with the Gaussian family and identity link is a shortcut to lmer() "
-                      "(as in lme4); call lmer() directly", UserWarning)
-        return lmer(formula, data, weights=weights, offset=offset, na_action=na_action, control=control,
-                    start=start, data_name=data_name)
-    setup = build_glmm(formula, data, family, weights=weights, offset=offset, na_action=na_action,
-                       data_name=data_name)
+        warn_at_caller(
+            "calling glmer() with the Gaussian family and identity link is a shortcut to lmer() "
+            "(as in lme4); call lmer() directly",
+            UserWarning,
+        )
+        return lmer(
+            formula,
+            data,
+            weights=weights,
+            offset=offset,
+            na_action=na_action,
+            control=control,
+            start=start,
+            data_name=data_name,
+        )
+    setup = build_glmm(formula, data, family, weights=weights, offset=offset, na_action=na_action, data_name=data_name)
     if method != "ml":
         from mixedlm.statsmodels_style.bayes_mixed_glm import fit_glmer_bayes
 
         return fit_glmer_bayes(setup, method)
     objective, opt1, opt2, history = fit_glmm_stages(setup, nAGQ=nAGQ, control=control, start=start)
     fit = wrap_glmm(setup, objective, opt1, opt2, control=control, agq_history=history)
-    fit.call = {"function": "glmer", "formula": formula, "data": data, "family": family, "nAGQ": nAGQ,
-                "weights": weights, "offset": offset, "na_action": na_action, "control": control,
-                "start": start, "data_name": data_name}
+    fit.call = {
+        "function": "glmer",
+        "formula": formula,
+        "data": data,
+        "family": family,
+        "nAGQ": nAGQ,
+        "weights": weights,
+        "offset": offset,
+        "na_action": na_action,
+        "control": control,
+        "start": start,
+        "data_name": data_name,
+    }
     return fit
 
 
-def glmer_nb(formula: str, data: pd.DataFrame, nAGQ: int = 1, weights: Any = None, offset: Any = None,
-             na_action: str = "omit", control: GlmerControl | None = None, link: str = "log",
-             data_name: str | None = None, interval_width: float = 3.0) -> GlmerFit:
+def glmer_nb(
+    formula: str,
+    data: pd.DataFrame,
+    nAGQ: int = 1,
+    weights: Any = None,
+    offset: Any = None,
+    na_action: str = "omit",
+    control: GlmerControl | None = None,
+    link: str = "log",
+    data_name: str | None = None,
+    interval_width: float = 3.0,
+) -> GlmerFit:
     """Negative-binomial GLMM with the dispersion θ estimated, as lme4's ``glmer.nb``.
 
     ``Var(y) = μ + μ²/θ``.  As lme4: fit a Poisson GLMM, take MASS's ML estimate
@@ -119,13 +158,13 @@ def glmer_nb(formula: str, data: pd.DataFrame, nAGQ: int = 1, weights: Any = Non
     from scipy.optimize import minimize_scalar
 
     control = control or GlmerControl()
-    pois = build_glmm(formula, data, fams.Poisson(link=link), weights=weights, offset=offset,
-                      na_action=na_action, data_name=data_name)
+    pois = build_glmm(
+        formula, data, fams.Poisson(link=link), weights=weights, offset=offset, na_action=na_action, data_name=data_name
+    )
     with blas_threads(control.blas_threads):
         obj0 = make_glmm_objective(pois, nAGQ=nAGQ, control=control)
         o1, o2 = optimize_glmm(obj0, pois, control=control)
-        p0 = GlmerFit(setup=pois, objective=obj0, opt_stage1=o1, opt=o2,
-                            control=replace(control, calc_derivs=False))
+        p0 = GlmerFit(setup=pois, objective=obj0, opt_stage1=o1, opt=o2, control=replace(control, calc_derivs=False))
         theta0 = _nb_theta_ml(pois.y, p0._state.mu, pois.prior_weights)
         last = {"theta": p0.theta, "fixef": p0.fixef().to_numpy()}
         warm = replace(control, nAGQ0initStep=False, calc_derivs=False)
@@ -144,17 +183,30 @@ def glmer_nb(formula: str, data: pd.DataFrame, nAGQ: int = 1, weights: Any = Non
             return val
 
         lo = math.log(theta0) - interval_width
-        res = minimize_scalar(neg2ll, bounds=(lo, lo + 2 * interval_width), method="bounded",
-                              options={"xatol": np.finfo(float).eps ** 0.25})
+        res = minimize_scalar(
+            neg2ll,
+            bounds=(lo, lo + 2 * interval_width),
+            method="bounded",
+            options={"xatol": np.finfo(float).eps ** 0.25},
+        )
         theta_hat = math.exp(float(res.x))
         setup = replace(pois, family=fams.NegativeBinomial(theta=theta_hat, link=link))
         obj = make_glmm_objective(setup, nAGQ=nAGQ, control=control)
         o1, o2 = optimize_glmm(obj, setup, control=replace(control, nAGQ0initStep=False), start=last)
         fit = wrap_glmm(setup, obj, o1, o2, control=control)
     fit.nb_theta_history = history
-    fit.call = {"function": "glmer_nb", "formula": formula, "data": data, "nAGQ": nAGQ, "weights": weights,
-                "offset": offset, "na_action": na_action, "control": control, "link": link,
-                "data_name": data_name}
+    fit.call = {
+        "function": "glmer_nb",
+        "formula": formula,
+        "data": data,
+        "nAGQ": nAGQ,
+        "weights": weights,
+        "offset": offset,
+        "na_action": na_action,
+        "control": control,
+        "link": link,
+        "data_name": data_name,
+    }
     return fit
 
 

@@ -30,9 +30,17 @@ from mixedlm.results.lmer_result import LmerFit, wrap_lmm
 __all__ = ["lmer", "LmmSetup", "build_lmm", "make_lmm_objective", "optimize_lmm", "wrap_lmm"]
 
 
-def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = None, offset: Any = None,
-         na_action: str = "omit", control: LmerControl | None = None, start: Any = None,
-         data_name: str | None = None) -> LmerFit:
+def lmer(
+    formula: str,
+    data: pd.DataFrame,
+    REML: bool = True,
+    weights: Any = None,
+    offset: Any = None,
+    na_action: str = "omit",
+    control: LmerControl | None = None,
+    start: Any = None,
+    data_name: str | None = None,
+) -> LmerFit:
     """Fit a linear mixed model by profiled REML (default) or ML, as lme4's ``lmer``.
 
     Parameters
@@ -66,9 +74,18 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: Any = Non
     setup = build_lmm(formula, data, weights=weights, offset=offset, na_action=na_action, data_name=data_name)
     objective, opt = fit_lmm_stages(setup, REML=REML, control=control, start=start)
     fit = wrap_lmm(setup, objective, opt, control=control)
-    fit.call = {"function": "lmer", "formula": formula, "data": data, "REML": REML, "weights": weights,
-                "offset": offset, "na_action": na_action, "control": control, "start": start,
-                "data_name": data_name}
+    fit.call = {
+        "function": "lmer",
+        "formula": formula,
+        "data": data,
+        "REML": REML,
+        "weights": weights,
+        "offset": offset,
+        "na_action": na_action,
+        "control": control,
+        "start": start,
+        "data_name": data_name,
+    }
     return fit
 
 

@@ -17,7 +17,8 @@ a plot is drawn.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -30,13 +31,20 @@ def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plots need matplotlib, an optional dependency of mixedlm: "
-                          "pip install 'mixedlm[plots]' (or pip install matplotlib)") from None
+        raise ImportError(
+            "plots need matplotlib, an optional dependency of mixedlm: "
+            "pip install 'mixedlm[plots]' (or pip install matplotlib)"
+        ) from None
     return plt
 
 
-def plot_ranef(fit: MixedFit, group: str | Sequence[str] | None = None, level: float = 0.95,
-               sort: bool = True, figsize: tuple[float, float] | None = None) -> Any:
+def plot_ranef(
+    fit: MixedFit,
+    group: str | Sequence[str] | None = None,
+    level: float = 0.95,
+    sort: bool = True,
+    figsize: tuple[float, float] | None = None,
+) -> Any:
     """Caterpillar plot of the conditional modes with conditional-variance intervals.
 
     Parameters
@@ -85,17 +93,24 @@ def plot_ranef(fit: MixedFit, group: str | Sequence[str] | None = None, level: f
             ax.set_title(f"{g}: {df.columns[c]}", fontsize=9)
             if c == 0:
                 ax.set_yticks(ypos)
-                ax.set_yticklabels([str(x) for x in df.index.to_numpy()[order]],
-                                   fontsize=max(4, min(8, int(400 / max(df.shape[0], 1)))))
+                ax.set_yticklabels(
+                    [str(x) for x in df.index.to_numpy()[order]],
+                    fontsize=max(4, min(8, int(400 / max(df.shape[0], 1)))),
+                )
             else:
                 ax.set_yticks([])
     fig.tight_layout()
     return fig
 
 
-def plot_profile(profile: Any, parm: Sequence[str] | str | None = None, absVal: bool = False,
-                 levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99), ncols: int | None = None,
-                 figsize: tuple[float, float] | None = None) -> Any:
+def plot_profile(
+    profile: Any,
+    parm: Sequence[str] | str | None = None,
+    absVal: bool = False,
+    levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99),
+    ncols: int | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Any:
     """ζ (or |ζ|) against each profiled parameter, as lme4's ``xyplot(profile)``.
 
     Each panel shows the profile points, the interpolating spline ζ(p), and for every

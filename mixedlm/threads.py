@@ -8,7 +8,8 @@ BLAS thread by default (``LmerControl(blas_threads=1)``).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 _CONTROLLER: Any = None
 

@@ -2,7 +2,7 @@
 # mixedlm set-up: one script, two jobs (see README.md).
 #
 #   bash scripts/setup.sh          # main job: set up, then run the cbpp GLMM tutorial
-#   bash scripts/setup.sh test     # test job: set up (with test extras), then run pytest
+#   bash scripts/setup.sh test     # test job: set up (with test extras), ruff, then pytest
 #   bash scripts/setup.sh setup    # set up only
 #
 # Set-up = Debian packages if missing (apt, as root or through sudo) -> virtual
@@ -186,6 +186,12 @@ case "$JOB" in
         exec "$VENV/bin/python" examples/cbpp_tutorial.py
         ;;
     test)
+        # lint and format first (configured in pyproject.toml), so CI fails on either
+        say "ruff check and ruff format --check (mixedlm, tests, benchmarks, examples, scripts)"
+        "$VENV/bin/ruff" check mixedlm tests benchmarks examples scripts \
+            || die "ruff check found problems (fix them, or 'ruff check --fix' for the automatic ones)"
+        "$VENV/bin/ruff" format --check mixedlm tests benchmarks examples scripts \
+            || die "files are not formatted: run 'ruff format mixedlm tests benchmarks examples scripts'"
         say "running the test suite: python -m pytest $*"
         exec "$VENV/bin/python" -m pytest "$@"
         ;;

@@ -8,7 +8,7 @@ order) from the repository's ``datasets/`` folder.  Kept independent of
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ def _schema() -> dict[str, Any]:
     return json.loads((_folder() / "schema.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> pd.DataFrame:
     spec = _schema()[name]["columns"]
     text_columns = {c: str for c, info in spec.items() if "levels" in info}

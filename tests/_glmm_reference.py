@@ -54,8 +54,13 @@ class Family:
     def logpdf(self, y, n, mu):
         """Log density of counts ``y`` (binomial: successes out of ``n``)."""
         if self.name == "binomial":
-            return (special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
-                    + special.xlogy(y, mu) + special.xlog1py(n - y, -mu))
+            return (
+                special.gammaln(n + 1)
+                - special.gammaln(y + 1)
+                - special.gammaln(n - y + 1)
+                + special.xlogy(y, mu)
+                + special.xlog1py(n - y, -mu)
+            )
         return special.xlogy(y, mu) - mu - special.gammaln(y + 1)
 
 
@@ -96,7 +101,7 @@ class DenseLaplace:
 
     def deviance(self, par) -> float:
         par = np.asarray(par, float)
-        theta, beta = par[:self.K], par[self.K:]
+        theta, beta = par[: self.K], par[self.K :]
         ZL = self.Z * self._lambda(theta)[None, :]
         off = self.X @ beta
         fam, y, n = self.fam, self.y, self.n
@@ -157,8 +162,9 @@ class ExactMarginal:
             vals = np.array([logf(b) for b in grid])
             b0 = grid[int(np.argmax(vals))]
             top = logf(b0)
-            value, _ = integrate.quad(lambda b: math.exp(logf(b) - top), b0 - 12, b0 + 12, epsabs=0,
-                                      epsrel=1e-12, limit=200, points=[b0])
+            value, _ = integrate.quad(
+                lambda b: math.exp(logf(b) - top), b0 - 12, b0 + 12, epsabs=0, epsrel=1e-12, limit=200, points=[b0]
+            )
             total += -2.0 * (top + math.log(value) - 0.5 * math.log(2 * math.pi))
         return total
 
@@ -179,8 +185,9 @@ def richardson_hessian_4pt(f, x, h) -> np.ndarray:
             for j in range(i):
                 ej = np.zeros(P)
                 ej[j] = step[j]
-                H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) \
-                    / (4 * step[i] * step[j])
+                H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
+                    4 * step[i] * step[j]
+                )
         return H
 
     return (4 * at(h / 2) - at(h)) / 3

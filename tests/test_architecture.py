@@ -32,23 +32,46 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mixedlm"
 
-LAYERS = ["base", "formula", "linalg", "design", "engines", "optim", "fitting", "results", "frontends",
-          "inference", "plots", "facade"]
+LAYERS = [
+    "base",
+    "formula",
+    "linalg",
+    "design",
+    "engines",
+    "optim",
+    "fitting",
+    "results",
+    "frontends",
+    "inference",
+    "plots",
+    "facade",
+]
 PREFIX = {
-    "mixedlm.errors": "base", "mixedlm.arrays": "base", "mixedlm.threads": "base", "mixedlm.rprint": "base",
+    "mixedlm.errors": "base",
+    "mixedlm.arrays": "base",
+    "mixedlm.threads": "base",
+    "mixedlm.rprint": "base",
     "mixedlm.formula": "formula",
     "mixedlm.linalg": "linalg",
-    "mixedlm.design": "design", "mixedlm.datasets": "design",
-    "mixedlm.engines": "engines", "mixedlm.families": "engines",
+    "mixedlm.design": "design",
+    "mixedlm.datasets": "design",
+    "mixedlm.engines": "engines",
+    "mixedlm.families": "engines",
     "mixedlm.optim": "optim",
     "mixedlm.fitting": "fitting",
     "mixedlm.results": "results",
-    "mixedlm.lmer": "frontends", "mixedlm.glmer": "frontends", "mixedlm.statsmodels_style": "frontends",
+    "mixedlm.lmer": "frontends",
+    "mixedlm.glmer": "frontends",
+    "mixedlm.statsmodels_style": "frontends",
     "mixedlm.inference": "inference",
     "mixedlm.plots": "plots",
 }
-FRONT_ENDS = ("mixedlm.lmer", "mixedlm.glmer", "mixedlm.statsmodels_style.bayes_mixed_glm",
-              "mixedlm.statsmodels_style.mixed_lm")
+FRONT_ENDS = (
+    "mixedlm.lmer",
+    "mixedlm.glmer",
+    "mixedlm.statsmodels_style.bayes_mixed_glm",
+    "mixedlm.statsmodels_style.mixed_lm",
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -123,14 +146,20 @@ def test_no_upward_imports():
 
 
 def test_front_ends_are_imported_only_by_front_ends_and_the_facade():
-    bad = [f"{src}:{line} imports {dst}" for src in MODULES for dst, line, _ in imports(src)
-           if dst in FRONT_ENDS and layer(src) not in ("frontends", "facade")]
+    bad = [
+        f"{src}:{line} imports {dst}"
+        for src in MODULES
+        for dst, line, _ in imports(src)
+        if dst in FRONT_ENDS and layer(src) not in ("frontends", "facade")
+    ]
     assert not bad, "\n".join(bad)
 
 
 def test_no_import_cycles():
-    graph = {m: sorted({d for d, _, inside in imports(m) if d in MODULES and d != m and not _allowed(m, d, inside)})
-             for m in MODULES}
+    graph = {
+        m: sorted({d for d, _, inside in imports(m) if d in MODULES and d != m and not _allowed(m, d, inside)})
+        for m in MODULES
+    }
     state: dict[str, int] = {}
     stack: list[str] = []
     cycles: list[list[str]] = []
@@ -140,7 +169,7 @@ def test_no_import_cycles():
         stack.append(m)
         for d in graph[m]:
             if state.get(d) == 1:
-                cycles.append(stack[stack.index(d):] + [d])
+                cycles.append(stack[stack.index(d) :] + [d])
             elif d not in state:
                 dfs(d)
         stack.pop()
@@ -165,8 +194,10 @@ def _violations(src: str) -> list[str]:
 def test_the_check_catches_the_old_violations(tmp_path):
     """Imports inside function bodies and of the facade — how the old cycle was hidden — are caught."""
     probe = tmp_path / "probe.py"
-    probe.write_text("def refit(fit):\n    import mixedlm as mlm\n    from mixedlm.lmer import lmer\n"
-                     "    from mixedlm.glmer import glmer\n")
+    probe.write_text(
+        "def refit(fit):\n    import mixedlm as mlm\n    from mixedlm.lmer import lmer\n"
+        "    from mixedlm.glmer import glmer\n"
+    )
     MODULES["mixedlm.design.probe"] = probe
     try:
         found = imports("mixedlm.design.probe")

@@ -23,8 +23,12 @@ GLMM = {
     "G01": (CBPP, mlm.load_cbpp, mlm.families.Binomial(), 1),
     "G02": (CBPP, mlm.load_cbpp, mlm.families.Binomial(), 25),
     "G03": (CBPP, mlm.load_cbpp, mlm.families.Binomial(link="probit"), 1),
-    "G04": ("TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", mlm.load_grouseticks,
-            mlm.families.Poisson(), 1),
+    "G04": (
+        "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)",
+        mlm.load_grouseticks,
+        mlm.families.Poisson(),
+        1,
+    ),
 }
 
 
@@ -49,8 +53,7 @@ def test_no_false_warning_glmm(key):
 def test_stopped_fit_is_caught_everywhere():
     d = mlm.load_sleepstudy()
     with pytest.warns(mlm.errors.ConvergenceWarning, match="scaled grad"):
-        m = mlm.lmer("Reaction ~ Days + (Days | Subject)", d,
-                     control=mlm.LmerControl(maxfun=10, check_conv="fit"))
+        m = mlm.lmer("Reaction ~ Days + (Days | Subject)", d, control=mlm.LmerControl(maxfun=10, check_conv="fit"))
     assert not m.convergence.ok
     assert "Model failed to converge with max|scaled grad|" in str(m.summary())
     quiet = mlm.lmer("Reaction ~ Days + (Days | Subject)", d)
@@ -63,8 +66,7 @@ def test_stop_on_a_bound_with_descent_direction_is_flagged():
     # started at θ = 0 and stopped at once: the one-sided derivative into θ > 0 is negative
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = mlm.lmer("Yield ~ 1 + (1 | Batch)", mlm.load_dyestuff(), start=[0.0],
-                     control=mlm.LmerControl(maxfun=1))
+        m = mlm.lmer("Yield ~ 1 + (1 | Batch)", mlm.load_dyestuff(), start=[0.0], control=mlm.LmerControl(maxfun=1))
     assert m.theta[0] == 0.0
     c = mlm.checkConv(m)
     assert not c.ok and c.gradient[0] < 0.0

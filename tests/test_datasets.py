@@ -20,8 +20,7 @@ from mixedlm import datasets
 EXPECTED = {
     "cbpp": (
         datasets.load_cbpp,
-        [("herd", "category"), ("incidence", "float64"), ("size", "float64"),
-         ("period", "category")],
+        [("herd", "category"), ("incidence", "float64"), ("size", "float64"), ("period", "category")],
         56,
     ),
     "sleepstudy": (
@@ -46,22 +45,33 @@ EXPECTED = {
     ),
     "pastes": (
         datasets.load_pastes,
-        [("strength", "float64"), ("batch", "category"), ("cask", "category"),
-         ("sample", "category")],
+        [("strength", "float64"), ("batch", "category"), ("cask", "category"), ("sample", "category")],
         60,
     ),
     "insteval": (
         datasets.load_insteval,
-        [("s", "category"), ("d", "category"), ("studage", "category"),
-         ("lectage", "category"), ("service", "category"), ("dept", "category"),
-         ("y", "int64")],
+        [
+            ("s", "category"),
+            ("d", "category"),
+            ("studage", "category"),
+            ("lectage", "category"),
+            ("service", "category"),
+            ("dept", "category"),
+            ("y", "int64"),
+        ],
         73421,
     ),
     "grouseticks": (
         datasets.load_grouseticks,
-        [("INDEX", "category"), ("TICKS", "float64"), ("BROOD", "category"),
-         ("HEIGHT", "float64"), ("YEAR", "category"), ("LOCATION", "category"),
-         ("cHEIGHT", "float64")],
+        [
+            ("INDEX", "category"),
+            ("TICKS", "float64"),
+            ("BROOD", "category"),
+            ("HEIGHT", "float64"),
+            ("YEAR", "category"),
+            ("LOCATION", "category"),
+            ("cHEIGHT", "float64"),
+        ],
         403,
     ),
 }
@@ -167,8 +177,7 @@ def test_known_values(frames):
     assert grouse["cHEIGHT"].iloc[0] == pytest.approx(2.75930521091811, rel=1e-12)
     assert grouse["HEIGHT"].iloc[0] == 465.0
     # cHEIGHT is HEIGHT centred at its mean
-    np.testing.assert_allclose(grouse["cHEIGHT"], grouse["HEIGHT"] - grouse["HEIGHT"].mean(),
-                               atol=1e-9)
+    np.testing.assert_allclose(grouse["cHEIGHT"], grouse["HEIGHT"] - grouse["HEIGHT"].mean(), atol=1e-9)
 
 
 def test_each_call_returns_a_fresh_frame():

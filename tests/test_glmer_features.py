@@ -40,15 +40,13 @@ def check(m, ref, se_rtol=1e-2, theta_atol=1e-3):
     assert m.theta_names == list(np.atleast_1d(ref["theta_names"]))
     np.testing.assert_allclose(m.fixef().to_numpy(), list(ref["fixef"].values()), rtol=1e-3, atol=1e-5)
     assert list(m.fixef().index) == list(ref["fixef"])
-    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov().to_numpy())), list(ref["fixef_se"].values()),
-                               rtol=se_rtol)
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov().to_numpy())), list(ref["fixef_se"].values()), rtol=se_rtol)
     np.testing.assert_allclose(m.fitted().to_numpy()[:10], ref["fitted_first10"], rtol=2e-3)
     assert m.family.link.name == ref["link"]
 
 
 def test_cloglog_link():
-    check(mlm.glmer(CBPP, mlm.load_cbpp(), family=mlm.families.Binomial(link="cloglog")),
-          EXTRA["cbpp_cloglog"])
+    check(mlm.glmer(CBPP, mlm.load_cbpp(), family=mlm.families.Binomial(link="cloglog")), EXTRA["cbpp_cloglog"])
 
 
 def test_ratio_response_with_weights_equals_cbind():
@@ -89,8 +87,7 @@ def test_poisson_crossed():
 
 
 def test_negative_binomial_fixed_theta():
-    check(mlm.glmer(GR, mlm.load_grouseticks(), family=mlm.families.NegativeBinomial(theta=2.0)),
-          EXTRA["grouse_nb2"])
+    check(mlm.glmer(GR, mlm.load_grouseticks(), family=mlm.families.NegativeBinomial(theta=2.0)), EXTRA["grouse_nb2"])
 
 
 def test_glmer_nb_estimates_theta():
@@ -162,13 +159,20 @@ def test_checkconv_catches_stopped_fit():
     assert good.ok and good.messages == []
 
 
-@pytest.mark.parametrize("family, data, message", [
-    (mlm.families.Poisson(), pd.DataFrame({"y": [1, -2, 3, 0] * 5, "g": list("abcde") * 4}), r"negative"),
-    (mlm.families.Poisson(), pd.DataFrame({"y": [1.5, 2, 3, 0] * 5, "g": list("abcde") * 4}), r"integer|whole"),
-    (mlm.families.Binomial(), pd.DataFrame({"y": [0, 1, 2, 0] * 5, "g": list("abcde") * 4}), r"\[0, 1\]|between 0 and 1"),
-    (mlm.families.Binomial(), pd.DataFrame({"y": [0.0] * 20, "g": list("abcde") * 4}), r"0 for every observation"),
-    (mlm.families.Binomial(), pd.DataFrame({"y": [1.0] * 20, "g": list("abcde") * 4}), r"1 \(success\) for every"),
-])
+@pytest.mark.parametrize(
+    "family, data, message",
+    [
+        (mlm.families.Poisson(), pd.DataFrame({"y": [1, -2, 3, 0] * 5, "g": list("abcde") * 4}), r"negative"),
+        (mlm.families.Poisson(), pd.DataFrame({"y": [1.5, 2, 3, 0] * 5, "g": list("abcde") * 4}), r"integer|whole"),
+        (
+            mlm.families.Binomial(),
+            pd.DataFrame({"y": [0, 1, 2, 0] * 5, "g": list("abcde") * 4}),
+            r"\[0, 1\]|between 0 and 1",
+        ),
+        (mlm.families.Binomial(), pd.DataFrame({"y": [0.0] * 20, "g": list("abcde") * 4}), r"0 for every observation"),
+        (mlm.families.Binomial(), pd.DataFrame({"y": [1.0] * 20, "g": list("abcde") * 4}), r"1 \(success\) for every"),
+    ],
+)
 def test_bad_responses(family, data, message):
     with pytest.raises(mlm.DataError, match=message):
         mlm.glmer("y ~ 1 + (1 | g)", data, family=family)
@@ -213,11 +217,14 @@ def gamma_data() -> pd.DataFrame:
     return d
 
 
-@pytest.mark.parametrize("key, family", [
-    ("gamma_log", mlm.families.Gamma(link="log")),
-    ("inverse_gaussian_log", mlm.families.InverseGaussian(link="log")),
-    ("gaussian_log", mlm.families.Gaussian(link="log")),
-])
+@pytest.mark.parametrize(
+    "key, family",
+    [
+        ("gamma_log", mlm.families.Gamma(link="log")),
+        ("inverse_gaussian_log", mlm.families.InverseGaussian(link="log")),
+        ("gaussian_log", mlm.families.Gaussian(link="log")),
+    ],
+)
 def test_families_with_scale(key, family):
     ref = EXTRA[key]
     m = mlm.glmer("y ~ x + (1 | g)", gamma_data(), family=family)

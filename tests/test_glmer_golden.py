@@ -121,14 +121,14 @@ def test_ranef_and_predictions(key):
         df = re[group]
         assert [str(x) for x in df.index[:5]] == r["levels"]
         np.testing.assert_allclose(df.to_numpy()[:5], np.array(r["modes"]), rtol=1e-2, atol=2e-3)
-        np.testing.assert_allclose(np.diagonal(df.attrs["condVar"][:5], axis1=1, axis2=2),
-                                   np.array(r["cond_var"]), rtol=1e-2)
+        np.testing.assert_allclose(
+            np.diagonal(df.attrs["condVar"][:5], axis1=1, axis2=2), np.array(r["cond_var"]), rtol=1e-2
+        )
     p = ref["predict_first10"]
     np.testing.assert_allclose(m.predict().to_numpy()[:10], p["link_re"], rtol=2e-3, atol=1e-3)
     np.testing.assert_allclose(m.predict(type="response").to_numpy()[:10], p["response_re"], rtol=2e-3)
     np.testing.assert_allclose(m.predict(re_form="~0").to_numpy()[:10], p["link_fixed"], rtol=2e-3)
-    np.testing.assert_allclose(m.predict(re_form="~0", type="response").to_numpy()[:10], p["response_fixed"],
-                               rtol=2e-3)
+    np.testing.assert_allclose(m.predict(re_form="~0", type="response").to_numpy()[:10], p["response_fixed"], rtol=2e-3)
     np.testing.assert_allclose(m.fitted().to_numpy()[:10], p["response_re"], rtol=2e-3)
 
 

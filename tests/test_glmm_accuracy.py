@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _glmm_reference import DenseLaplace, ExactMarginal, Family, codes_of, richardson_hessian_4pt
 from scipy import integrate, optimize, special
 
 import mixedlm as mlm
-from _glmm_reference import DenseLaplace, ExactMarginal, Family, codes_of, richardson_hessian_4pt
 
 DATA = Path(__file__).parent / "data"
 REF = json.loads((DATA / "glmm_accuracy_reference.json").read_text())
@@ -113,7 +113,7 @@ def test_second_differences_agree_across_step_sizes(fits, key):
         e[i] = 1.0
 
         def d2(h: float) -> float:
-            return (fun(x + h * e) - 2 * f0 + fun(x - h * e)) / h ** 2
+            return (fun(x + h * e) - 2 * f0 + fun(x - h * e)) / h**2
 
         ref = (4 * d2(1e-2) - d2(2e-2)) / 3
         for h in (1e-3, 1e-4, 1e-5):
@@ -124,8 +124,10 @@ def test_second_differences_agree_across_step_sizes(fits, key):
 # --------------------------------------------------------------------------------------------
 # 2. The optimum and its standard errors, against glmmTMB
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("key, ref", [("G01", "cbpp_laplace"), ("G04", "grouse_poisson"),
-                                      ("pois", "pois_crossed"), ("bin", "binary_crossed")])
+@pytest.mark.parametrize(
+    "key, ref",
+    [("G01", "cbpp_laplace"), ("G04", "grouse_poisson"), ("pois", "pois_crossed"), ("bin", "binary_crossed")],
+)
 def test_optimum_and_standard_errors_equal_glmmtmb(fits, key, ref):
     tmb = REF[ref]["glmmTMB"]
     m = fits[key]
@@ -135,7 +137,7 @@ def test_optimum_and_standard_errors_equal_glmmtmb(fits, key, ref):
     np.testing.assert_allclose(m.fixef().to_numpy(), list(tmb["fixef"].values()), rtol=1e-4)
     np.testing.assert_allclose(_se(m), list(tmb["fixef_se"].values()), rtol=1e-4)
     vc = m.VarCorr().as_dataframe()
-    sd = {g: s for g, s in zip(vc.grp, vc.sdcor)}
+    sd = dict(zip(vc.grp, vc.sdcor))
     for group, value in tmb["sd"].items():
         assert abs(sd[group] - value) <= 1e-4, (group, sd[group], value)
 
@@ -143,15 +145,18 @@ def test_optimum_and_standard_errors_equal_glmmtmb(fits, key, ref):
 def test_exact_laplace_equals_glmmtmb_for_a_non_canonical_link():
     """``laplace="observed"`` is TMB's (exact) Laplace approximation: G03 then equals glmmTMB."""
     tmb = REF["cbpp_probit"]["glmmTMB"]
-    m = mlm.glmer(CBPP, mlm.load_cbpp(), family=mlm.families.Binomial(link="probit"),
-                  control=mlm.GlmerControl(laplace="observed"))
+    m = mlm.glmer(
+        CBPP, mlm.load_cbpp(), family=mlm.families.Binomial(link="probit"), control=mlm.GlmerControl(laplace="observed")
+    )
     assert abs(m.logLik() - tmb["logLik"]) < 1e-8
     np.testing.assert_allclose(m.fixef().to_numpy(), list(tmb["fixef"].values()), rtol=1e-4)
     np.testing.assert_allclose(_se(m), list(tmb["fixef_se"].values()), rtol=1e-4)
     assert abs(m.theta[0] - tmb["sd"]["herd"]) < 1e-4
     # the default (lme4's, expected information) is a different approximation: 0.038 apart
-    assert abs(mlm.glmer(CBPP, mlm.load_cbpp(), family=mlm.families.Binomial(link="probit")).logLik()
-               - tmb["logLik"]) > 0.03
+    assert (
+        abs(mlm.glmer(CBPP, mlm.load_cbpp(), family=mlm.families.Binomial(link="probit")).logLik() - tmb["logLik"])
+        > 0.03
+    )
 
 
 def test_lme4_stops_short_where_we_do_not():
@@ -164,8 +169,9 @@ def _scaled_steps(f, x) -> np.ndarray:
     """Finite-difference steps of 1 % of each parameter's standard error, from a pilot curvature."""
     h0 = 1e-3 * (1 + np.abs(x))
     f0 = f(x)
-    curv = np.array([(f(x + h0[i] * e) - 2 * f0 + f(x - h0[i] * e)) / h0[i] ** 2
-                     for i, e in enumerate(np.eye(x.shape[0]))])
+    curv = np.array(
+        [(f(x + h0[i] * e) - 2 * f0 + f(x - h0[i] * e)) / h0[i] ** 2 for i, e in enumerate(np.eye(x.shape[0]))]
+    )
     return 0.01 * np.sqrt(2.0 / curv)
 
 
@@ -175,8 +181,9 @@ def _dense_check(m, dense_fun, rel_value: float = 1e-9):
     assert abs(dense_fun(x) - m.deviance()) <= rel_value * abs(m.deviance())
     h = _scaled_steps(dense_fun, x)
     H = richardson_hessian_4pt(dense_fun, x, h)
-    g = np.array([(dense_fun(x + h[i] * e) - dense_fun(x - h[i] * e)) / (2 * h[i])
-                  for i, e in enumerate(np.eye(x.shape[0]))])
+    g = np.array(
+        [(dense_fun(x + h[i] * e) - dense_fun(x - h[i] * e)) / (2 * h[i]) for i, e in enumerate(np.eye(x.shape[0]))]
+    )
     V = 2 * np.linalg.inv(H)
     se = np.sqrt(np.diag(V))
     # the optimum: the Newton step left on the independent deviance is below 1e-4 standard errors
@@ -232,10 +239,13 @@ def test_polish_reaches_its_target_and_checkconv_reports_it(fits, key):
     assert "Accuracy: scaled gradient" in str(m.summary())
 
 
-@pytest.mark.parametrize("noise, message", [
-    (3e-7, "standard errors may be inaccurate"),  # SEs still computed, but ~1e-3 off
-    (1e-5, "the Hessian of the deviance is inaccurate"),  # as the old PIRLS left: H not even PD
-])
+@pytest.mark.parametrize(
+    "noise, message",
+    [
+        (3e-7, "standard errors may be inaccurate"),  # SEs still computed, but ~1e-3 off
+        (1e-5, "the Hessian of the deviance is inaccurate"),  # as the old PIRLS left: H not even PD
+    ],
+)
 def test_inaccurate_deviance_is_reported(noise, message):
     """A deviance with deterministic pseudo-noise ruins the Hessian; its error estimate must say so,
     name the parameter, and reach checkConv and the summary."""
@@ -298,8 +308,9 @@ def _independent_loglik(d: pd.DataFrame, beta: np.ndarray, theta: np.ndarray) ->
 
         res = optimize.minimize(lambda v: -logf(v[0], v[1]), np.zeros(2), method="BFGS")
         (m1, m2), top = res.x, -res.fun
-        val, _ = integrate.dblquad(lambda v2, v1: math.exp(logf(v1, v2) - top), m1 - 8, m1 + 8, m2 - 8, m2 + 8,
-                                   epsabs=0, epsrel=1e-8)
+        val, _ = integrate.dblquad(
+            lambda v2, v1: math.exp(logf(v1, v2) - top), m1 - 8, m1 + 8, m2 - 8, m2 + 8, epsabs=0, epsrel=1e-8
+        )
         total += top + math.log(val) - math.log(2 * math.pi)
     return total
 

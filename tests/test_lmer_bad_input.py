@@ -77,10 +77,13 @@ def test_float_grouping_column(sleep):
         mlm.lmer("Reaction ~ Days + (1 | Days)", sleep)
 
 
-@pytest.mark.parametrize("formula, message", [
-    ("Reaction ~ Days + (Days | Subject", r"unbalanced parentheses"),
-    ("Reaction ~ Days + (Days | )", r"nothing on the right of '\|'"),
-])
+@pytest.mark.parametrize(
+    "formula, message",
+    [
+        ("Reaction ~ Days + (Days | Subject", r"unbalanced parentheses"),
+        ("Reaction ~ Days + (Days | )", r"nothing on the right of '\|'"),
+    ],
+)
 def test_malformed_formulas(sleep, formula, message):
     with pytest.raises(mlm.FormulaError, match=message):
         mlm.lmer(formula, sleep)
@@ -134,10 +137,14 @@ def test_frames_with_to_pandas_are_converted(sleep):
     ref = mlm.lmer(F, sleep)
     other = mlm.lmer(F, _OtherFrame(sleep))
     np.testing.assert_allclose(other.theta, ref.theta, rtol=1e-12)
-    g_ref = mlm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mlm.load_cbpp(),
-                      family=mlm.families.Binomial())
-    g = mlm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", _OtherFrame(mlm.load_cbpp()),
-                  family=mlm.families.Binomial())
+    g_ref = mlm.glmer(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)", mlm.load_cbpp(), family=mlm.families.Binomial()
+    )
+    g = mlm.glmer(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        _OtherFrame(mlm.load_cbpp()),
+        family=mlm.families.Binomial(),
+    )
     assert g.deviance() == pytest.approx(g_ref.deviance(), rel=1e-12)
     np.testing.assert_allclose(ref.predict(newdata=_OtherFrame(sleep.head(5))), ref.predict(newdata=sleep.head(5)))
 
@@ -148,7 +155,8 @@ def test_dask_and_unconvertible_frames_are_refused_clearly(sleep):
     with pytest.raises(mlm.DataError, match=r"Dask DataFrame.*newdata\.compute\(\)"):
         mlm.lmer(F, sleep).predict(newdata=_dask_like())
     with pytest.raises(mlm.DataError, match=r"could not convert data \(_BrokenFrame\).*no pandas for you"):
-        mlm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", _BrokenFrame(),
-                  family=mlm.families.Binomial())
+        mlm.glmer(
+            "cbind(incidence, size - incidence) ~ period + (1 | herd)", _BrokenFrame(), family=mlm.families.Binomial()
+        )
     with pytest.raises(mlm.DataError, match=r"must be a pandas DataFrame \(or a frame with a to_pandas"):
         mlm.MixedLM.from_formula("Reaction ~ Days", [1, 2, 3], groups="Subject")

@@ -36,22 +36,20 @@ def check_against(m, ref, pred_rtol=1e-4):
     fe = m.fixef()
     assert list(fe.index) == list(ref["fixef"])
     np.testing.assert_allclose(fe.to_numpy(), list(ref["fixef"].values()), rtol=1e-4)
-    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov().to_numpy())), list(ref["fixef_se"].values()),
-                               rtol=1e-3)
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov().to_numpy())), list(ref["fixef_se"].values()), rtol=1e-3)
     np.testing.assert_allclose(m.sigma, ref["sigma"], rtol=1e-4)
     np.testing.assert_allclose(m.logLik(), ref["logLik"], atol=1e-3, rtol=0)
     np.testing.assert_allclose(m.fitted().to_numpy()[:10], ref["fitted_first10"], rtol=pred_rtol)
     np.testing.assert_allclose(m.residuals().to_numpy()[:10], ref["resid_first10"], rtol=1e-3, atol=1e-6)
-    np.testing.assert_allclose(m.residuals(type="pearson").to_numpy()[:10], ref["pearson_first10"],
-                               rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(
+        m.residuals(type="pearson").to_numpy()[:10], ref["pearson_first10"], rtol=1e-3, atol=1e-6
+    )
 
 
 def check_newdata(m, ref):
     nd = pd.DataFrame(ref["newdata"])
-    np.testing.assert_allclose(m.predict(nd, allow_new_levels=True).to_numpy(), ref["predict_newdata"],
-                               rtol=1e-4)
-    np.testing.assert_allclose(m.predict(nd, re_form="~0").to_numpy(), ref["predict_newdata_fixed"],
-                               rtol=1e-4)
+    np.testing.assert_allclose(m.predict(nd, allow_new_levels=True).to_numpy(), ref["predict_newdata"], rtol=1e-4)
+    np.testing.assert_allclose(m.predict(nd, re_form="~0").to_numpy(), ref["predict_newdata_fixed"], rtol=1e-4)
 
 
 def test_prior_weights():
@@ -92,8 +90,10 @@ def test_rank_deficient_fixed_effects_dropped_with_message():
 
 def test_transforms_and_newdata_rematerialization():
     ref = EXTRA["transforms"]
-    for formula in ("Reaction ~ I(Days^2) + scale(Days) + (1 | Subject)",
-                    "Reaction ~ I(Days**2) + scale(Days) + (1 | Subject)"):
+    for formula in (
+        "Reaction ~ I(Days^2) + scale(Days) + (1 | Subject)",
+        "Reaction ~ I(Days**2) + scale(Days) + (1 | Subject)",
+    ):
         m = mlm.lmer(formula, sleep_extra())
         check_against(m, ref)  # R's names: I(Days^2), scale(Days)
         check_newdata(m, ref)  # scale() must reuse the training mean and SD
@@ -180,15 +180,15 @@ def test_start_and_control_validation():
 def test_other_optimizers_reach_the_same_optimum(optimizer):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy(),
-                     control=mlm.LmerControl(optimizer=optimizer))
+        m = mlm.lmer(
+            "Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy(), control=mlm.LmerControl(optimizer=optimizer)
+        )
     assert abs(m.REMLcrit() - 1743.6282719599612) < 1e-3
 
 
 def test_stopped_optimizer_warns():
     with pytest.warns(mlm.errors.ConvergenceWarning, match="maxfun"):
-        mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy(),
-                 control=mlm.LmerControl(maxfun=5))
+        mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy(), control=mlm.LmerControl(maxfun=5))
 
 
 def test_optsummary_roundtrip():

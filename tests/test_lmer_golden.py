@@ -31,8 +31,15 @@ LOADERS = {
     "insteval": mlm.load_insteval,
 }
 
-FAST = ["L01_sleep_slope_reml", "L02_sleep_slope_ml", "L03_sleep_uncorr", "L04_dyestuff",
-        "L05_dyestuff2_singular", "L06_penicillin_crossed", "L07_pastes_nested"]
+FAST = [
+    "L01_sleep_slope_reml",
+    "L02_sleep_slope_ml",
+    "L03_sleep_uncorr",
+    "L04_dyestuff",
+    "L05_dyestuff2_singular",
+    "L06_penicillin_crossed",
+    "L07_pastes_nested",
+]
 CROSSED = ["L06_penicillin_crossed", "L07_pastes_nested", "L08_insteval_crossed"]
 
 _cache: dict[tuple[str, str], object] = {}
@@ -110,8 +117,9 @@ def test_ranef_first5(model_id):
         diag = np.diagonal(cv, axis1=1, axis2=2)
         np.testing.assert_allclose(diag, np.array(r["cond_var"]), rtol=1e-3)
         if r.get("cond_cov"):
-            np.testing.assert_allclose(cv, np.array(r["cond_cov"]), rtol=1e-3,
-                                       atol=1e-3 * np.abs(np.array(r["cond_cov"])).max())
+            np.testing.assert_allclose(
+                cv, np.array(r["cond_cov"]), rtol=1e-3, atol=1e-3 * np.abs(np.array(r["cond_cov"])).max()
+            )
 
 
 @pytest.mark.parametrize("model_id", params(FAST + ["L08_insteval_crossed"]))
@@ -119,8 +127,7 @@ def test_predict_first10(model_id):
     ref = REF[model_id]
     m = fit(model_id)
     np.testing.assert_allclose(m.predict().to_numpy()[:10], ref["predict_first10"]["re"], rtol=1e-4)
-    np.testing.assert_allclose(m.predict(re_form="~0").to_numpy()[:10], ref["predict_first10"]["fixed"],
-                               rtol=1e-4)
+    np.testing.assert_allclose(m.predict(re_form="~0").to_numpy()[:10], ref["predict_first10"]["fixed"], rtol=1e-4)
     np.testing.assert_allclose(m.fitted().to_numpy()[:10], ref["predict_first10"]["re"], rtol=1e-4)
 
 
@@ -136,8 +143,9 @@ def test_both_engines_agree_with_lme4(model_id):
         np.testing.assert_allclose(m.sigma, ref["sigma"], rtol=1e-4)
         group, r = next(iter(ref["ranef_first5"].items()))
         df = m.ranef(condVar=True)[group]
-        np.testing.assert_allclose(np.diagonal(df.attrs["condVar"][:5], axis1=1, axis2=2),
-                                   np.array(r["cond_var"]), rtol=1e-3)
+        np.testing.assert_allclose(
+            np.diagonal(df.attrs["condVar"][:5], axis1=1, axis2=2), np.array(r["cond_var"]), rtol=1e-3
+        )
 
 
 def test_singular_fit_is_reported():
@@ -155,7 +163,6 @@ def test_varcorr_matches_lme4_sleepstudy():
     vc = m.VarCorr().as_dataframe()
     g = ref["varcorr"][0]
     var = vc[(vc.var2.isna()) & (vc.grp == "Subject")]
-    np.testing.assert_allclose(var.vcov.to_numpy(), [g["variance"]["(Intercept)"], g["variance"]["Days"]],
-                               rtol=2e-3)
+    np.testing.assert_allclose(var.vcov.to_numpy(), [g["variance"]["(Intercept)"], g["variance"]["Days"]], rtol=2e-3)
     cor = vc[(vc.var2.notna()) & (vc.grp == "Subject")].sdcor.to_numpy()
     np.testing.assert_allclose(cor, [g["corr"]["values"][0][1]], atol=2e-3)

@@ -30,20 +30,25 @@ def dense_parts(fit, weights=None):
     Lam = np.zeros((Z.shape[1], Z.shape[1]))
     o = 0
     for L in lams:
-        Lam[o:o + L.shape[0], o:o + L.shape[0]] = L
+        Lam[o : o + L.shape[0], o : o + L.shape[0]] = L
         o += L.shape[0]
     X = fit.setup.fe.X
     w = np.ones(n) if weights is None else weights
     ZL = Z @ Lam
-    M = np.block([[ZL.T @ (w[:, None] * ZL) + np.eye(ZL.shape[1]), ZL.T @ (w[:, None] * X)],
-                  [X.T @ (w[:, None] * ZL), X.T @ (w[:, None] * X)]])
+    M = np.block(
+        [
+            [ZL.T @ (w[:, None] * ZL) + np.eye(ZL.shape[1]), ZL.T @ (w[:, None] * X)],
+            [X.T @ (w[:, None] * ZL), X.T @ (w[:, None] * X)],
+        ]
+    )
     return Z, Lam, X, np.linalg.inv(M)
 
 
 @pytest.mark.parametrize("engine", ["blocked", "cholmod"])
 def test_lmm_se_matches_dense_mixed_model_equations(engine):
-    m = mlm.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", mlm.load_penicillin(),
-                 control=mlm.LmerControl(engine=engine))
+    m = mlm.lmer(
+        "diameter ~ 1 + (1 | plate) + (1 | sample)", mlm.load_penicillin(), control=mlm.LmerControl(engine=engine)
+    )
     Z, Lam, X, Minv = dense_parts(m)
     A = np.hstack([Z @ Lam, X])  # rows a_iᵀ = [zᵀΛ, xᵀ]
     expected = m.sigma * np.sqrt(np.einsum("ij,jk,ik->i", A, Minv, A))
@@ -51,7 +56,7 @@ def test_lmm_se_matches_dense_mixed_model_equations(engine):
     np.testing.assert_allclose(got["se_fit"].to_numpy(), expected, rtol=1e-8)
     pi = m.predict(interval="prediction", level=0.9)
     z = stats.norm.ppf(0.95)
-    np.testing.assert_allclose(pi["upr"] - pi["fit"], z * np.sqrt(expected ** 2 + m.sigma ** 2), rtol=1e-8)
+    np.testing.assert_allclose(pi["upr"] - pi["fit"], z * np.sqrt(expected**2 + m.sigma**2), rtol=1e-8)
 
 
 def test_vector_term_and_population_level():
@@ -64,8 +69,9 @@ def test_vector_term_and_population_level():
     nd = pd.DataFrame({"Days": [0.0, 3.0], "Subject": ["308", "308"]})
     p = m.predict(nd, re_form="~0", se_fit=True)
     V = m.vcov().to_numpy()
-    np.testing.assert_allclose(p["se_fit"].to_numpy(),
-                               [np.sqrt(V[0, 0]), np.sqrt(V[0, 0] + 9 * V[1, 1] + 6 * V[0, 1])], rtol=1e-8)
+    np.testing.assert_allclose(
+        p["se_fit"].to_numpy(), [np.sqrt(V[0, 0]), np.sqrt(V[0, 0] + 9 * V[1, 1] + 6 * V[0, 1])], rtol=1e-8
+    )
 
 
 def test_new_level_adds_prior_variance():
@@ -76,7 +82,7 @@ def test_new_level_adds_prior_variance():
     vc = m.VarCorr().as_dataframe()
     sd0, sd1 = vc.sdcor.iloc[0], vc.sdcor.iloc[1]
     cov = vc.vcov.iloc[2]
-    prior = sd0 ** 2 + 4 * sd1 ** 2 + 4 * cov
+    prior = sd0**2 + 4 * sd1**2 + 4 * cov
     np.testing.assert_allclose(p["se_fit"].iloc[0] ** 2, pop["se_fit"].iloc[0] ** 2 + prior, rtol=1e-8)
 
 

@@ -9,14 +9,20 @@ import mixedlm as mlm
 from mixedlm.formula.update import update_formula
 
 
-@pytest.mark.parametrize("old, new, expected", [
-    ("y ~ x + z + (1 | g)", ". ~ . - z", "y ~ x + (1 | g)"),
-    ("y ~ x + (1 | g)", "log(.) ~ . + w", "log(y) ~ x + (1 | g) + w"),
-    ("Reaction ~ Days + (Days | Subject)", ". ~ . - (Days|Subject) + (1 | Subject)",
-     "Reaction ~ Days + (1 | Subject)"),
-    ("y ~ x + (1 | g)", "~ . - 1", "y ~ x + (1 | g) - 1"),
-    ("y ~ x + (1 | g)", ". ~ . + x", "y ~ x + (1 | g)"),
-])
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        ("y ~ x + z + (1 | g)", ". ~ . - z", "y ~ x + (1 | g)"),
+        ("y ~ x + (1 | g)", "log(.) ~ . + w", "log(y) ~ x + (1 | g) + w"),
+        (
+            "Reaction ~ Days + (Days | Subject)",
+            ". ~ . - (Days|Subject) + (1 | Subject)",
+            "Reaction ~ Days + (1 | Subject)",
+        ),
+        ("y ~ x + (1 | g)", "~ . - 1", "y ~ x + (1 | g) - 1"),
+        ("y ~ x + (1 | g)", ". ~ . + x", "y ~ x + (1 | g)"),
+    ],
+)
 def test_update_formula(old, new, expected):
     assert update_formula(old, new) == expected
 

@@ -33,8 +33,13 @@ def sleep_fit() -> MixedLMResults:
 @pytest.fixture(scope="module")
 def pen_fit() -> MixedLMResults:
     pen = mlm.load_penicillin().assign(one=1)
-    return MixedLM.from_formula("diameter ~ 1", pen, groups="one", re_formula="0",
-                                vc_formula={"plate": "0 + C(plate)", "sample": "0 + C(sample)"}).fit()
+    return MixedLM.from_formula(
+        "diameter ~ 1",
+        pen,
+        groups="one",
+        re_formula="0",
+        vc_formula={"plate": "0 + C(plate)", "sample": "0 + C(sample)"},
+    ).fit()
 
 
 def test_sleepstudy_reml_equals_lme4(sleep_fit):
@@ -63,14 +68,15 @@ def test_sleepstudy_equals_lmer(sleep_fit):
     assert r.llf == pytest.approx(m.logLik(), abs=1e-8)
     np.testing.assert_allclose(r.fe_params.to_numpy(), m.fixef().to_numpy(), rtol=1e-10)
     np.testing.assert_allclose(r.theta, m.theta, rtol=1e-10)
-    assert r.scale == pytest.approx(m.sigma ** 2, rel=1e-10)
+    assert r.scale == pytest.approx(m.sigma**2, rel=1e-10)
     np.testing.assert_allclose(r.fittedvalues, m.fitted().to_numpy(), rtol=1e-10)
 
 
 def test_sleepstudy_ml_equals_lme4():
     ref = REF["L02_sleep_slope_ml"]
-    r = MixedLM.from_formula("Reaction ~ Days", mlm.load_sleepstudy(), groups="Subject",
-                             re_formula="~Days").fit(reml=False)
+    r = MixedLM.from_formula("Reaction ~ Days", mlm.load_sleepstudy(), groups="Subject", re_formula="~Days").fit(
+        reml=False
+    )
     assert r.llf == pytest.approx(ref["logLik"], abs=5e-4)
     np.testing.assert_allclose(r.fe_params.to_numpy(), list(ref["fixef"].values()), rtol=1e-4)
     np.testing.assert_allclose(r.bse_fe.to_numpy(), list(ref["fixef_se"].values()), rtol=1e-3)
@@ -100,8 +106,9 @@ def test_crossed_vc_formula_equals_lme4(pen_fit):
 def test_nested_vc_within_groups_equals_lme4():
     """statsmodels' classic nested layout: groups = batch, a variance component for casks within batch."""
     ref = REF["L07_pastes_nested"]
-    r = MixedLM.from_formula("strength ~ 1", mlm.load_pastes(), groups="batch",
-                             vc_formula={"cask": "0 + C(cask)"}).fit()
+    r = MixedLM.from_formula(
+        "strength ~ 1", mlm.load_pastes(), groups="batch", vc_formula={"cask": "0 + C(cask)"}
+    ).fit()
     assert r.llf == pytest.approx(ref["logLik"], abs=5e-4)
     sds = {g["group"]: g["sd"]["(Intercept)"] for g in ref["varcorr"]}
     assert np.sqrt(r.cov_re.iloc[0, 0]) == pytest.approx(sds["batch"], abs=1e-3)
@@ -118,8 +125,13 @@ def test_array_interface_equals_formula(sleep_fit):
     pen = mlm.load_penicillin()
     plates = pd.get_dummies(pen["plate"]).to_numpy(float)
     samples = pd.get_dummies(pen["sample"]).to_numpy(float)
-    r2 = MixedLM(pen["diameter"], np.ones((144, 1)), np.ones(144), exog_re=0,
-                 exog_vc={"plate": {1.0: plates}, "sample": {1.0: samples}}).fit()
+    r2 = MixedLM(
+        pen["diameter"],
+        np.ones((144, 1)),
+        np.ones(144),
+        exog_re=0,
+        exog_vc={"plate": {1.0: plates}, "sample": {1.0: samples}},
+    ).fit()
     np.testing.assert_allclose(np.sqrt(r2.vcomp), [0.846702510257716, 1.93161379231791], atol=1e-3)
 
 
@@ -162,8 +174,13 @@ def test_against_statsmodels_live(sleep_fit, pen_fit):
     pen = mlm.load_penicillin().assign(one=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = smf.mixedlm("diameter ~ 1", pen, groups="one", re_formula="~0",
-                        vc_formula={"plate": "0 + C(plate)", "sample": "0 + C(sample)"}).fit(reml=True)
+        p = smf.mixedlm(
+            "diameter ~ 1",
+            pen,
+            groups="one",
+            re_formula="~0",
+            vc_formula={"plate": "0 + C(plate)", "sample": "0 + C(sample)"},
+        ).fit(reml=True)
     assert pen_fit.llf >= p.llf - 1e-6
     np.testing.assert_allclose(pen_fit.vcomp, p.vcomp, rtol=1e-3)
 
@@ -177,8 +194,7 @@ def test_bad_input():
     with pytest.raises(MixedLMError, match="no \\(x \\| g\\) terms"):
         MixedLM.from_formula("Reaction ~ Days + (1 | Subject)", sl, groups="Subject")
     with pytest.raises(MixedLMError, match="at most one of its random effects"):
-        MixedLM.from_formula("Reaction ~ Days", sl, groups="Subject",
-                             vc_formula={"v": "0 + C(Subject) + Days"}).fit()
+        MixedLM.from_formula("Reaction ~ Days", sl, groups="Subject", vc_formula={"v": "0 + C(Subject) + Days"}).fit()
     with pytest.raises(DataError, match="groups has 179 labels"):
         MixedLM(sl["Reaction"], np.ones((180, 1)), sl["Subject"].iloc[:-1])
     with pytest.raises(MixedLMError, match="no random effects"):

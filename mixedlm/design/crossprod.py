@@ -57,7 +57,7 @@ class CrossProducts:
 class _PairPattern:
     """Level pairs of terms ``i > j`` that occur, computed once per design."""
 
-    inv: np.ndarray      # (n,) index of each row's pair
+    inv: np.ndarray  # (n,) index of each row's pair
     colptr: np.ndarray
     rows: np.ndarray
 
@@ -110,8 +110,9 @@ class CrossProductBuilder:
             self._xy_source = X
         return self._xy
 
-    def build(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
-              log_weights: bool = True) -> CrossProducts:
+    def build(
+        self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, log_weights: bool = True
+    ) -> CrossProducts:
         """Compute the blocks of ``A = [Z X y]' W [Z X y]``.
 
         Parameters
@@ -157,13 +158,20 @@ class CrossProductBuilder:
 
         slw = 0.0 if w is None or not log_weights else float(np.sum(np.log(w[w > 0])))
         return CrossProducts(
-            n=n, p=p, sum_log_weights=slw, diag=diag, offdiag=offdiag, fixed=fixed,
+            n=n,
+            p=p,
+            sum_log_weights=slw,
+            diag=diag,
+            offdiag=offdiag,
+            fixed=fixed,
             fixed_fixed=fixed_fixed,
-            nlevs=[s[0] for s in self._shapes], S=[s[1] for s in self._shapes],
+            nlevs=[s[0] for s in self._shapes],
+            S=[s[1] for s in self._shapes],
         )
 
 
-def build_crossproducts(terms: list[ReTerm], X: np.ndarray, y: np.ndarray,
-                        weights: np.ndarray | None = None) -> CrossProducts:
+def build_crossproducts(
+    terms: list[ReTerm], X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+) -> CrossProducts:
     """Compute the blocks of ``A = [Z X y]' W [Z X y]`` (see :class:`CrossProductBuilder`)."""
     return CrossProductBuilder(terms).build(X, y, weights)

@@ -99,5 +99,4 @@ def build_fixed_effects(X: np.ndarray, names: list[str], tol: float = RANK_TOL) 
             UserWarning,
         )
     Xk = np.asfortranarray(X[:, kept]) if dropped else np.asfortranarray(X)
-    return FixedEffectsMatrix(X=Xk, names=[names[j] for j in kept], kept=kept,
-                              dropped=dropped, full_names=list(names))
+    return FixedEffectsMatrix(X=Xk, names=[names[j] for j in kept], kept=kept, dropped=dropped, full_names=list(names))

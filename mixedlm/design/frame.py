@@ -309,8 +309,7 @@ def build_model_frame(
     extra_rhs_of = _one_sided(extra_rhs, "extra_rhs")
     if parsed.response is None:
         raise FormulaError(
-            f"the formula {parsed.formula!r} has no response; write it as "
-            "'response ~ terms', e.g. 'y ~ x + (1 | g)'"
+            f"the formula {parsed.formula!r} has no response; write it as 'response ~ terms', e.g. 'y ~ x + (1 | g)'"
         )
     n_input = len(data)
     if n_input == 0:
@@ -450,10 +449,7 @@ def newdata_frame(
         needed.update(dict.fromkeys(t.factor.variables))
     absent = [name for name in needed if name not in newdata.columns]
     if absent:
-        raise DataError(
-            "new data lacks column(s) " + ", ".join(repr(a) for a in absent)
-            + " needed by the model"
-        )
+        raise DataError("new data lacks column(s) " + ", ".join(repr(a) for a in absent) + " needed by the model")
     columns = list(needed)
     m = len(newdata)
     rows = np.ones(m, dtype=bool)
@@ -499,10 +495,7 @@ def newdata_frame(
 def _check_na_action(na_action: str) -> None:
     """Reject an unknown ``na_action``."""
     if na_action not in NA_ACTIONS:
-        raise DataError(
-            f"na_action must be one of {', '.join(repr(a) for a in NA_ACTIONS)}, "
-            f"not {na_action!r}"
-        )
+        raise DataError(f"na_action must be one of {', '.join(repr(a) for a in NA_ACTIONS)}, not {na_action!r}")
 
 
 def as_pandas_frame(data: Any, what: str = "data") -> pd.DataFrame:
@@ -517,20 +510,25 @@ def as_pandas_frame(data: Any, what: str = "data") -> pd.DataFrame:
         return data
     root = (type(data).__module__ or "").split(".")[0]
     if root in ("dask", "dask_expr", "dask_cudf"):
-        raise DataError(f"{what} is a Dask DataFrame: the scale-out path (fitting partition by partition) is "
-                        f"not implemented yet; call {what}.compute() to fit the data in memory as a pandas "
-                        "DataFrame")
+        raise DataError(
+            f"{what} is a Dask DataFrame: the scale-out path (fitting partition by partition) is "
+            f"not implemented yet; call {what}.compute() to fit the data in memory as a pandas "
+            "DataFrame"
+        )
     to_pandas = getattr(data, "to_pandas", None)
     if callable(to_pandas):
         try:
             converted = to_pandas()
         except Exception as exc:  # the other library's own error, reported with context
-            raise DataError(f"could not convert {what} ({type(data).__name__}) to a pandas DataFrame with "
-                            f"its to_pandas(): {exc}") from None
+            raise DataError(
+                f"could not convert {what} ({type(data).__name__}) to a pandas DataFrame with its to_pandas(): {exc}"
+            ) from None
         if isinstance(converted, pd.DataFrame):
             return converted
-    raise DataError(f"{what} must be a pandas DataFrame (or a frame with a to_pandas() method, such as a "
-                    f"polars DataFrame or a pyarrow Table), not {type(data).__name__}")
+    raise DataError(
+        f"{what} must be a pandas DataFrame (or a frame with a to_pandas() method, such as a "
+        f"polars DataFrame or a pyarrow Table), not {type(data).__name__}"
+    )
 
 
 def _as_frame(data: Any) -> pd.DataFrame:
@@ -596,8 +594,7 @@ def _one_sided(formulas: Mapping[str, str] | None, what: str) -> dict[str, str]:
     for name, formula in formulas.items():
         if not isinstance(formula, str):
             raise FormulaError(
-                f"{what}[{name!r}] must be a formula string such as '0 + C(g)', "
-                f"not {type(formula).__name__}"
+                f"{what}[{name!r}] must be a formula string such as '0 + C(g)', not {type(formula).__name__}"
             )
         out[str(name)] = vc_rhs(formula)
     return out
@@ -607,9 +604,7 @@ def _label_vector(value: Any, data: pd.DataFrame, what: str) -> np.ndarray:
     """One label per input row (a pandas Series is taken by position, not by index)."""
     arr = value.to_numpy() if isinstance(value, (pd.Series, pd.Index)) else np.asarray(value)
     if arr.ndim != 1 or arr.shape[0] != len(data):
-        raise DataError(
-            f"{what} must have one value per row of the data ({len(data)}), got shape {arr.shape}"
-        )
+        raise DataError(f"{what} must have one value per row of the data ({len(data)}), got shape {arr.shape}")
     return arr
 
 
@@ -631,16 +626,11 @@ def _argument_vector(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | 
     if vec.ndim == 0:
         vec = np.full(len(data), float(vec))
     if vec.ndim != 1 or vec.shape[0] != len(data):
-        raise DataError(
-            f"{what} must have one value per row of the data ({len(data)}), "
-            f"got shape {vec.shape}"
-        )
+        raise DataError(f"{what} must have one value per row of the data ({len(data)}), got shape {vec.shape}")
     return vec
 
 
-def _subset(
-    data: pd.DataFrame, columns: Sequence[str], rows: np.ndarray, *, drop_unused: set[str]
-) -> pd.DataFrame:
+def _subset(data: pd.DataFrame, columns: Sequence[str], rows: np.ndarray, *, drop_unused: set[str]) -> pd.DataFrame:
     """The selected rows (all columns needed are kept); unused categories of ``drop_unused`` removed.
 
     When every row is kept and no category needs dropping, ``data`` itself is
@@ -677,9 +667,7 @@ def _materialize(
         offset_designs.append(design)
         offsets.append(values)
     fixed, X = make_design(parsed.fixed, sub)
-    pieces = _Pieces(
-        y=y, trials=trials, offset_designs=offset_designs, offsets=offsets, fixed=fixed, X=X
-    )
+    pieces = _Pieces(y=y, trials=trials, offset_designs=offset_designs, offsets=offsets, fixed=fixed, X=X)
     for term in parsed.random:
         if term.lhs not in pieces.lhs:
             design, Z = make_design(term.lhs, sub)
@@ -729,8 +717,13 @@ def _reject_infinite_inputs(sub: pd.DataFrame, columns: Sequence[str], bad: np.n
 
 def _numeric_pieces(pieces: _Pieces) -> list[np.ndarray]:
     """Every materialized numeric array of a pass."""
-    arrays = [pieces.y, pieces.X, *pieces.offsets, *(Z for _d, Z in pieces.lhs.values()),
-              *(M for _d, M in pieces.extra.values())]
+    arrays = [
+        pieces.y,
+        pieces.X,
+        *pieces.offsets,
+        *(Z for _d, Z in pieces.lhs.values()),
+        *(M for _d, M in pieces.extra.values()),
+    ]
     if pieces.trials is not None:
         arrays.append(pieces.trials)
     return arrays
@@ -764,17 +757,14 @@ def _check_finite(pieces: _Pieces) -> None:
         if not np.isfinite(Z.data).all():
             col = int(np.searchsorted(Z.indptr, np.flatnonzero(~np.isfinite(Z.data))[0], side="right") - 1)
             raise DataError(
-                f"infinite values in the variance component {component.name!r}, column "
-                f"{component.column_names[col]!r}"
+                f"infinite values in the variance component {component.name!r}, column {component.column_names[col]!r}"
             )
     for what, matrix, names in checks:
         if _all_finite(matrix):
             continue
         col = int(np.flatnonzero(~np.isfinite(matrix).all(axis=0))[0])
         count = int((~np.isfinite(matrix[:, col])).sum())
-        raise DataError(
-            f"infinite values in the {what}, column {names[col]!r} ({count} row(s))"
-        )
+        raise DataError(f"infinite values in the {what}, column {names[col]!r} ({count} row(s))")
 
 
 def _check_weights(w: np.ndarray) -> None:
@@ -836,11 +826,7 @@ def _check_levels(factors: dict[str, GroupingFactor], n: int, allow_n: bool) -> 
                 f"({', '.join(repr(x) for x in factor.levels)}); grouping factors must "
                 "have > 1 sampled level"
             )
-    over = [
-        (name, f.n_levels)
-        for name, f in factors.items()
-        if (f.n_levels > n if allow_n else f.n_levels >= n)
-    ]
+    over = [(name, f.n_levels) for name, f in factors.items() if (f.n_levels > n if allow_n else f.n_levels >= n)]
     if over:
         problems = ", ".join(f"{name!r} has {k} levels" for name, k in over)
         raise DataError(
@@ -858,9 +844,7 @@ def _select_terms(spec: FrameSpec, include: Sequence[str] | None) -> list[TermSp
     known = {t.term.group for t in spec.terms}
     unknown = [g for g in include if g not in known]
     if unknown:
-        raise DataError(
-            f"unknown grouping factor(s) {unknown}; the model has {sorted(known)}"
-        )
+        raise DataError(f"unknown grouping factor(s) {unknown}; the model has {sorted(known)}")
     wanted = set(include)
     return [t for t in spec.terms if t.term.group in wanted]
 

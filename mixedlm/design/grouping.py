@@ -91,9 +91,7 @@ class GroupingFactor:
         return codes
 
 
-def code_grouping_factor(
-    data: pd.DataFrame, variables: Sequence[str], name: str
-) -> tuple[GroupingFactor, np.ndarray]:
+def code_grouping_factor(data: pd.DataFrame, variables: Sequence[str], name: str) -> tuple[GroupingFactor, np.ndarray]:
     """Code a (possibly interacted) grouping factor.
 
     Parameters

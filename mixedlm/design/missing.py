@@ -69,7 +69,4 @@ def missing_message(missing: Mapping[str, np.ndarray], context: str) -> str:
         count = int(mask.sum())
         parts.append(f"{name!r} ({count} row{'' if count == 1 else 's'})")
     total = int(np.any(np.vstack(list(missing.values())), axis=0).sum()) if missing else 0
-    return (
-        f"missing values (NaN/None) in {', '.join(parts)}; {total} row(s) affected "
-        f"({context})"
-    )
+    return f"missing values (NaN/None) in {', '.join(parts)}; {total} row(s) affected ({context})"

@@ -71,7 +71,7 @@ def _response_column(series: pd.Series, name: str, binary_factor_ok: bool) -> np
     categorical = isinstance(dtype, pd.CategoricalDtype)
     if pd.api.types.is_bool_dtype(dtype) and not categorical:
         return series.to_numpy(dtype=np.float64)
-    if categorical or pd.api.types.is_string_dtype(dtype) or dtype == object:
+    if categorical or pd.api.types.is_string_dtype(dtype) or dtype == np.dtype(object):
         if binary_factor_ok and (categorical or _all_text(series)):
             codes, _ = column_codes(series, name, name)
             return (codes > 0).astype(np.float64)
@@ -81,9 +81,7 @@ def _response_column(series: pd.Series, name: str, binary_factor_ok: bool) -> np
             "or 0/1 / True/False for a binary response"
         )
     if pd.api.types.is_complex_dtype(dtype):
-        raise DataError(
-            f"the response {name!r} is complex ({dtype}); it must be real numbers"
-        )
+        raise DataError(f"the response {name!r} is complex ({dtype}); it must be real numbers")
     if pd.api.types.is_numeric_dtype(dtype):
         if isinstance(dtype, np.dtype):
             return series.to_numpy(dtype=np.float64)
@@ -101,12 +99,8 @@ def _numeric_part(expr: str, data: pd.DataFrame) -> np.ndarray:
     expr = expr.strip()
     if expr in data.columns:
         series = data[expr]
-        if isinstance(series.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
-            series.dtype
-        ):
-            raise DataError(
-                f"the response column {expr!r} is {series.dtype}; it must be numeric"
-            )
+        if isinstance(series.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(series.dtype):
+            raise DataError(f"the response column {expr!r} is {series.dtype}; it must be numeric")
         return _response_column(series, expr, False)
     constant = _numeric_literal(expr)
     if constant is not None:  # R recycles a number, as in cbind(s, 2)

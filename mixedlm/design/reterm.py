@@ -21,8 +21,8 @@ rule, each term's entries in column-major lower-triangle order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -248,8 +248,7 @@ def build_re_structure(inputs: Sequence[TermInput]) -> ReStructure:
                 entries_by_group[inp.group].append((r, c, pos))
                 idx.append(pos)
         blocks_lme4.append(
-            (inp.group, names, np.array([base + c for c in cols], dtype=np.int64),
-             np.array(idx, dtype=np.int64), corr)
+            (inp.group, names, np.array([base + c for c in cols], dtype=np.int64), np.array(idx, dtype=np.int64), corr)
         )
 
     terms: list[ReTerm] = []
@@ -282,10 +281,10 @@ def build_re_structure(inputs: Sequence[TermInput]) -> ReStructure:
 
     blocks: list[CovarianceBlock] = []
     for g, names, cols, idx, corr in blocks_lme4:
-        blk = CovarianceBlock(group=g, names=names, term_index=term_pos[g], columns=cols,
-                              theta_index=idx, correlated=corr)
+        blk = CovarianceBlock(
+            group=g, names=names, term_index=term_pos[g], columns=cols, theta_index=idx, correlated=corr
+        )
         blocks.append(blk)
         terms[term_pos[g]].blocks.append(blk)
 
-    return ReStructure(terms=terms, blocks=blocks, theta_names=theta_names,
-                       lower=np.array(lower, dtype=np.float64))
+    return ReStructure(terms=terms, blocks=blocks, theta_names=theta_names, lower=np.array(lower, dtype=np.float64))

@@ -34,7 +34,7 @@ def _psd_cholesky(C: np.ndarray) -> np.ndarray:
         d = C[j, j] - float(L[j, :j] @ L[j, :j])
         if d > 1e-12 * max(abs(C[j, j]), 1e-300):
             L[j, j] = math.sqrt(d)
-            L[j + 1:, j] = (C[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
+            L[j + 1 :, j] = (C[j + 1 :, j] - L[j + 1 :, :j] @ L[j, :j]) / L[j, j]
     return L
 
 

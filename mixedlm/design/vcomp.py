@@ -113,8 +113,12 @@ def vc_columns(rhs: str, data: pd.DataFrame) -> tuple[sp.csc_matrix, list[str]]:
         if var in data.columns:
             col = data[var]
             wrapped = match.group(1) is not None
-            discrete = (isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object
-                        or pd.api.types.is_string_dtype(col.dtype) or wrapped)
+            discrete = (
+                isinstance(col.dtype, pd.CategoricalDtype)
+                or col.dtype == object
+                or pd.api.types.is_string_dtype(col.dtype)
+                or wrapped
+            )
             if discrete and not pd.api.types.is_float_dtype(col.dtype):
                 codes, comp = column_codes(col, var, var)
                 n = len(data)
@@ -203,7 +207,8 @@ def vc_from_re_structure(re: Any, n: int) -> list[VcComponent]:
                 f"method='map'/'vb' model every random effect as independent (statsmodels' "
                 f"BayesMixedGLM has one standard deviation per component and no correlations), but the "
                 f"term ({lhs} | {blk.group}) has correlated effects; write it as ({lhs} || {blk.group}) "
-                "for independent effects, or fit it by maximum likelihood (the default method)")
+                "for independent effects, or fit it by maximum likelihood (the default method)"
+            )
         term = re.terms[blk.term_index]
         for col, nm in zip(blk.columns, blk.names):
             z = np.asarray(term.Z[:, col], dtype=np.float64)
@@ -215,8 +220,7 @@ def vc_from_re_structure(re: Any, n: int) -> list[VcComponent]:
     return components
 
 
-def vc_from_grouped_arrays(exog_vc: Mapping[Any, Any], codes: np.ndarray, labels: Sequence[Any]
-                           ) -> list[VcComponent]:
+def vc_from_grouped_arrays(exog_vc: Mapping[Any, Any], codes: np.ndarray, labels: Sequence[Any]) -> list[VcComponent]:
     """Components from statsmodels' ``MixedLM`` layout ``{name: {group: matrix}}``.
 
     ``exog_vc[name][g]`` has the rows of group ``g`` (in data order) and one column per
@@ -255,8 +259,10 @@ def vc_from_grouped_arrays(exog_vc: Mapping[Any, Any], codes: np.ndarray, labels
             if M.ndim == 1:
                 M = M[:, None]
             if M.shape[0] != rows_of[g].shape[0]:
-                raise DataError(f"exog_vc[{name!r}][{lab!r}] has {M.shape[0]} rows but group {lab!r} "
-                                f"has {rows_of[g].shape[0]} observations")
+                raise DataError(
+                    f"exog_vc[{name!r}][{lab!r}] has {M.shape[0]} rows but group {lab!r} "
+                    f"has {rows_of[g].shape[0]} observations"
+                )
             if not np.all(np.isfinite(M)):
                 raise DataError(f"exog_vc[{name!r}][{lab!r}] must be finite (it has NaN or infinite values)")
             rr, cc = np.nonzero(M)
@@ -298,7 +304,8 @@ def one_nonzero_per_row(Z: sp.spmatrix | np.ndarray, what: str) -> tuple[np.ndar
         raise MixedLMError(
             f"variance component {what!r}: row {i} has {int(cnt[i])} nonzero columns; a variance "
             "component maps to a scalar random-effects term, so each row may touch at most one of "
-            "its random effects (as with '0 + C(f)' or '0 + C(f):x')")
+            "its random effects (as with '0 + C(f)' or '0 + C(f):x')"
+        )
     col = np.full(Ms.shape[0], -1, dtype=np.int64)
     val = np.zeros(Ms.shape[0])
     rows = np.flatnonzero(cnt == 1)

@@ -121,7 +121,13 @@ from mixedlm.linalg.penalized_gram import (
 )
 
 __all__ = [
-    "BayesProblem", "BayesFit", "LogLikKernel", "fit_map", "fit_vb", "log_posterior", "elbo",
+    "BayesProblem",
+    "BayesFit",
+    "LogLikKernel",
+    "fit_map",
+    "fit_vb",
+    "log_posterior",
+    "elbo",
     "DENSE_LIMIT",
 ]
 
@@ -141,6 +147,7 @@ _EXP_MAX = 700.0
 # --------------------------------------------------------------------------------------
 # Log-likelihood kernels: ℓ(η), ℓ'(η), ℓ''(η) per observation, with the link folded in
 # --------------------------------------------------------------------------------------
+
 
 class LogLikKernel:
     """Per-observation log-likelihood of a binomial or Poisson family as a function of ``η``.
@@ -170,10 +177,13 @@ class LogLikKernel:
         self.family_name = family.name
         self.link_name = family.link.name
         if self.family_name not in ("binomial", "poisson"):
-            raise ValueError(f"the Bayesian mixed GLM supports the binomial and Poisson families, "
-                             f"not {self.family_name}")
-        allowed = {"binomial": ("logit", "probit", "cloglog", "cauchit", "log"),
-                   "poisson": ("log", "identity", "sqrt")}[self.family_name]
+            raise ValueError(
+                f"the Bayesian mixed GLM supports the binomial and Poisson families, not {self.family_name}"
+            )
+        allowed = {
+            "binomial": ("logit", "probit", "cloglog", "cauchit", "log"),
+            "poisson": ("log", "identity", "sqrt"),
+        }[self.family_name]
         if self.link_name not in allowed:
             raise ValueError(f"link {self.link_name!r} is not available for the {self.family_name} family")
         self.y = np.asarray(y, dtype=np.float64)
@@ -194,8 +204,7 @@ class LogLikKernel:
             eta = np.asarray(self.family.link.linkfun(mu0), dtype=np.float64)
         return np.where(np.isfinite(eta), eta, 0.0)
 
-    def expect(self, m: np.ndarray, tau: np.ndarray, nodes: np.ndarray, weights: np.ndarray,
-               order: int = 1) -> tuple:
+    def expect(self, m: np.ndarray, tau: np.ndarray, nodes: np.ndarray, weights: np.ndarray, order: int = 1) -> tuple:
         """``E[ℓ_i(η_i) − const_i]`` for ``η_i ~ N(m_i, τ_i²)`` and its derivatives in ``(m_i, τ_i)``.
 
         Gauss–Hermite with ``nodes`` / ``weights`` (weights already divided by √π):
@@ -229,6 +238,7 @@ class LogLikKernel:
 # --------------------------------------------------------------------------------------
 # The problem: data, design and priors
 # --------------------------------------------------------------------------------------
+
 
 @dataclass
 class BayesProblem:
@@ -283,8 +293,12 @@ class BayesProblem:
         self.vb_pattern = CholmodPattern()
         nnz = self.pairs.nnz if self.pairs.ok else self.q * self.q
         #: Dense Newton systems for small or dense ``ZᵀZ``; CHOLMOD otherwise.
-        self.use_dense = (not have_cholmod() or not self.pairs.ok or self.p + self.q <= SPARSE_MIN
-                          or (nnz > 0.1 * self.q * self.q and self.p + self.q <= DENSE_LIMIT))
+        self.use_dense = (
+            not have_cholmod()
+            or not self.pairs.ok
+            or self.p + self.q <= SPARSE_MIN
+            or (nnz > 0.1 * self.q * self.q and self.p + self.q <= DENSE_LIMIT)
+        )
         #: A variance component whose columns never share a row (≥ 50 of them), eliminated
         #: first as a diagonal block on the dense path.
         self.lead = DiagonalLead.find(self.gram, self.ident) if self.use_dense and self.k else None
@@ -312,8 +326,11 @@ class BayesProblem:
 
     def prior_constants(self) -> float:
         """``−(q/2) log 2π − (k/2) log(2π vcp_p²) − (p/2) log(2π fe_p²)``."""
-        return (-0.5 * self.q * _LOG_2PI - 0.5 * self.k * (_LOG_2PI + 2.0 * math.log(self.vcp_p))
-                - 0.5 * self.p * (_LOG_2PI + 2.0 * math.log(self.fe_p)))
+        return (
+            -0.5 * self.q * _LOG_2PI
+            - 0.5 * self.k * (_LOG_2PI + 2.0 * math.log(self.vcp_p))
+            - 0.5 * self.p * (_LOG_2PI + 2.0 * math.log(self.fe_p))
+        )
 
     def eta(self, beta: np.ndarray, c: np.ndarray) -> np.ndarray:
         """``Xβ + Zc + o``."""
@@ -335,9 +352,14 @@ def log_posterior(problem: BayesProblem, beta: np.ndarray, vcp: np.ndarray, vc: 
     v = vcp[problem.ident]
     with np.errstate(divide="ignore"):
         ratio = np.where(vc == 0.0, 0.0, np.exp(np.log(np.abs(vc)) - v))
-    return (ll - 0.5 * float(ratio @ ratio) - float(np.sum(v))
-            - 0.5 * float(vcp @ vcp) / problem.vcp_p ** 2 - 0.5 * float(beta @ beta) / problem.fe_p ** 2
-            + problem.prior_constants())
+    return (
+        ll
+        - 0.5 * float(ratio @ ratio)
+        - float(np.sum(v))
+        - 0.5 * float(vcp @ vcp) / problem.vcp_p**2
+        - 0.5 * float(beta @ beta) / problem.fe_p**2
+        + problem.prior_constants()
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -355,13 +377,21 @@ def _make_system(problem: BayesProblem, W: np.ndarray, sig_cols: np.ndarray) -> 
     a diagonal leading block is eliminated first when the design has one, else dense LAPACK
     or CHOLMOD as :attr:`BayesProblem.use_dense` says.
     """
-    return factor_penalized(problem.gram, W, sig_cols, 1.0 / problem.fe_p ** 2, dense=problem.use_dense,
-                            lead=problem.lead, pattern=problem.newton_pattern)
+    return factor_penalized(
+        problem.gram,
+        W,
+        sig_cols,
+        1.0 / problem.fe_p**2,
+        dense=problem.use_dense,
+        lead=problem.lead,
+        pattern=problem.newton_pattern,
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Inner problem: penalized GLM in (β, u) for fixed v
 # --------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Inner:
@@ -385,12 +415,13 @@ def _penalized(problem: BayesProblem, w: np.ndarray, sig_cols: np.ndarray) -> tu
     beta, u = w[:p], w[p:]
     eta = problem.eta(beta, sig_cols * u)
     l, d1, d2 = problem.kernel(eta, order=2)
-    val = float(np.sum(l)) - 0.5 * float(u @ u) - 0.5 * float(beta @ beta) / problem.fe_p ** 2
+    val = float(np.sum(l)) - 0.5 * float(u @ u) - 0.5 * float(beta @ beta) / problem.fe_p**2
     return val, eta, d1, d2
 
 
-def _solve_inner(problem: BayesProblem, vcp: np.ndarray, w0: np.ndarray, tol: float = 1e-11,
-                 maxit: int = 200) -> _Inner:
+def _solve_inner(
+    problem: BayesProblem, vcp: np.ndarray, w0: np.ndarray, tol: float = 1e-11, maxit: int = 200
+) -> _Inner:
     """Newton's method with step halving for ``max_{β,u} L`` at fixed ``v``.
 
     Newton matrix: ``M`` with ``W = max(−ℓ'', 0)`` (the exact Hessian for log-concave
@@ -409,7 +440,7 @@ def _solve_inner(problem: BayesProblem, vcp: np.ndarray, w0: np.ndarray, tol: fl
     it = 0
     for it in range(1, maxit + 1):
         g = np.empty_like(w)
-        g[:p] = problem.X.T @ d1 - w[:p] / problem.fe_p ** 2
+        g[:p] = problem.X.T @ d1 - w[:p] / problem.fe_p**2
         g[p:] = sig_cols * (problem.ZT @ d1) - w[p:]
         W = np.maximum(-d2, 0.0)
         if not (np.all(np.isfinite(W)) and np.all(np.isfinite(g))):
@@ -445,8 +476,18 @@ def _solve_inner(problem: BayesProblem, vcp: np.ndarray, w0: np.ndarray, tol: fl
         if improved <= 1e-15 * max(1.0, abs(val)) and dec < 1e-6:
             converged = True
             break
-    return _Inner(vcp=vcp.copy(), sig_cols=sig_cols, w=w, eta=eta, d1=d1, d2=d2, value=val,
-                  system=system, iterations=it, converged=converged)
+    return _Inner(
+        vcp=vcp.copy(),
+        sig_cols=sig_cols,
+        w=w,
+        eta=eta,
+        d1=d1,
+        d2=d2,
+        value=val,
+        system=system,
+        iterations=it,
+        converged=converged,
+    )
 
 
 def _warm(problem: BayesProblem, inner: _Inner, vcp: np.ndarray) -> np.ndarray:
@@ -465,11 +506,12 @@ def _warm(problem: BayesProblem, inner: _Inner, vcp: np.ndarray) -> np.ndarray:
 def _profile_value(problem: BayesProblem, inner: _Inner) -> float:
     """``L*(v)`` without constants: inner value ``− Σ_j v_{ident_j} − ½‖v‖²/vcp_p²``."""
     v = inner.vcp
-    return inner.value - float(problem.nk @ v) - 0.5 * float(v @ v) / problem.vcp_p ** 2
+    return inner.value - float(problem.nk @ v) - 0.5 * float(v @ v) / problem.vcp_p**2
 
 
-def _profile_derivs(problem: BayesProblem, inner: _Inner, exact: NewtonSystem | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, NewtonSystem, np.ndarray]:
+def _profile_derivs(
+    problem: BayesProblem, inner: _Inner, exact: NewtonSystem | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, NewtonSystem, np.ndarray]:
     """Gradient and exact Hessian of ``L*(v)``; also ``H_wv``, the exact-Hessian system and
     ``Y = M⁻¹H_wv = dw*/dv`` (the implicit-function derivative of the inner optimum).
 
@@ -478,7 +520,7 @@ def _profile_derivs(problem: BayesProblem, inner: _Inner, exact: NewtonSystem | 
     p, k = problem.p, problem.k
     u = inner.w[p:]
     v = inner.vcp
-    gvec = np.bincount(problem.ident, weights=u * u - 1.0, minlength=k) - v / problem.vcp_p ** 2
+    gvec = np.bincount(problem.ident, weights=u * u - 1.0, minlength=k) - v / problem.vcp_p**2
     D = inner.d2
     if exact is None:
         exact = _exact_system(problem, inner)
@@ -493,7 +535,7 @@ def _profile_derivs(problem: BayesProblem, inner: _Inner, exact: NewtonSystem | 
     Ztd1 = problem.ZT @ inner.d1
     Hwv[p + np.arange(problem.q), problem.ident] += inner.sig_cols * Ztd1
     Hvv = C.T @ DC
-    Hvv[np.diag_indices(k)] += C.T @ inner.d1 - 1.0 / problem.vcp_p ** 2
+    Hvv[np.diag_indices(k)] += C.T @ inner.d1 - 1.0 / problem.vcp_p**2
     Y = exact.solve(Hwv)
     Hp = Hvv + Hwv.T @ Y
     return gvec, 0.5 * (Hp + Hp.T), Hwv, exact, Y
@@ -536,8 +578,15 @@ def _ascent_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
         return V @ ((V.T @ g) / lam)
 
 
-def _maximize_profile(problem: BayesProblem, vcp0: np.ndarray, w0: np.ndarray, maxit: int = 200,
-                      gtol: float = 1e-9, max_step: float = 10.0, inner0: _Inner | None = None) -> _Outer:
+def _maximize_profile(
+    problem: BayesProblem,
+    vcp0: np.ndarray,
+    w0: np.ndarray,
+    maxit: int = 200,
+    gtol: float = 1e-9,
+    max_step: float = 10.0,
+    inner0: _Inner | None = None,
+) -> _Outer:
     """Newton's method with backtracking on ``L*(v)`` (exact gradient and Hessian).
 
     ``inner0``: the inner optimum at ``vcp0`` if already known.
@@ -595,13 +644,13 @@ def _maximize_profile(problem: BayesProblem, vcp0: np.ndarray, w0: np.ndarray, m
         if gain < 1e-13 * max(1.0, abs(val)) and t * float(np.max(np.abs(step))) < 1e-9:
             converged = True
             break
-    return _Outer(inner=inner, value=val, grad=g, hess=H, iterations=it, inner_solves=solves,
-                  converged=converged)
+    return _Outer(inner=inner, value=val, grad=g, hess=H, iterations=it, inner_solves=solves, converged=converged)
 
 
 # --------------------------------------------------------------------------------------
 # Results container
 # --------------------------------------------------------------------------------------
+
 
 @dataclass
 class BayesFit:
@@ -645,6 +694,7 @@ class BayesFit:
 # Starting values
 # --------------------------------------------------------------------------------------
 
+
 def _start_w(problem: BayesProblem) -> np.ndarray:
     """``β`` by least squares of the GLM start ``g(mustart) − o`` on ``X`` (ridge 1e-8); ``u = 0``."""
     p = problem.p
@@ -668,7 +718,8 @@ def _start_w(problem: BayesProblem) -> np.ndarray:
         raise FloatingPointError(
             f"no starting values inside the domain of the {ker.link_name} link (the linear predictor "
             "must stay where the mean is valid); add an intercept to the fixed effects, use an offset "
-            "inside the domain, or choose a link defined on the whole line")
+            "inside the domain, or choose a link defined on the whole line"
+        )
     return w
 
 
@@ -702,6 +753,7 @@ def _quick_start(problem: BayesProblem, rounds: int = 1) -> tuple[np.ndarray, _I
 # MAP
 # --------------------------------------------------------------------------------------
 
+
 def _posterior_cov(problem: BayesProblem, outer: _Outer) -> tuple[np.ndarray, np.ndarray | None]:
     """Posterior SDs (and the full covariance when ``p + k + q`` is moderate) at the mode.
 
@@ -728,14 +780,14 @@ def _posterior_cov(problem: BayesProblem, outer: _Outer) -> tuple[np.ndarray, np
         Cwv = -Y @ Sinv
         J = np.zeros((d, p + q + k))
         J[:p, :p] = np.eye(p)
-        J[p:p + k, p + q:] = np.eye(k)
+        J[p : p + k, p + q :] = np.eye(k)
         J[p + k + np.arange(q), p + np.arange(q)] = sig
         J[p + k + np.arange(q), p + q + problem.ident] = vc
         Ct = np.empty((p + q + k, p + q + k))
-        Ct[:p + q, :p + q] = Cww
-        Ct[:p + q, p + q:] = Cwv
-        Ct[p + q:, :p + q] = Cwv.T
-        Ct[p + q:, p + q:] = Sinv
+        Ct[: p + q, : p + q] = Cww
+        Ct[: p + q, p + q :] = Cwv
+        Ct[p + q :, : p + q] = Cwv.T
+        Ct[p + q :, p + q :] = Sinv
         cov = J @ Ct @ J.T
         cov = 0.5 * (cov + cov.T)
         return np.sqrt(np.maximum(np.diag(cov), 0.0)), cov
@@ -783,7 +835,7 @@ def fit_map(problem: BayesProblem, allow_collapse: bool = True, maxit: int = 200
     iters = best.iterations
     solves = best.inner_solves
     interior = vcp0.copy()
-    funnel = -problem.nk.astype(np.float64) * problem.vcp_p ** 2
+    funnel = -problem.nk.astype(np.float64) * problem.vcp_p**2
 
     def state(v: np.ndarray) -> tuple[bool, ...]:
         return tuple(bool(x) for x in v < 0.5 * funnel)
@@ -829,15 +881,24 @@ def fit_map(problem: BayesProblem, allow_collapse: bool = True, maxit: int = 200
     collapsed = [int(c) for c in range(k) if vcp[c] < min(-10.0, 0.5 * funnel[c])]
     gnorm = float(np.max(np.abs(best.grad))) if k else 0.0
     msg = "converged" if best.converged else f"outer Newton stopped with |gradient| = {gnorm:.3g}"
-    return BayesFit(method="map", mean=mean, sd=sd, cov=cov, objective=obj, converged=best.converged,
-                    iterations=iters, message=msg, collapsed=collapsed,
-                    info={"inner_solves": solves, "gradient_max": gnorm, "candidates": tried,
-                          "profile_hessian": best.hess})
+    return BayesFit(
+        method="map",
+        mean=mean,
+        sd=sd,
+        cov=cov,
+        objective=obj,
+        converged=best.converged,
+        iterations=iters,
+        message=msg,
+        collapsed=collapsed,
+        info={"inner_solves": solves, "gradient_max": gnorm, "candidates": tried, "profile_hessian": best.hess},
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Variational Bayes
 # --------------------------------------------------------------------------------------
+
 
 def _gh(n_quad: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss–Hermite nodes ``t_r`` and weights ``ω_r / √π`` (so ``Σ ω = 1``)."""
@@ -869,8 +930,11 @@ class _Elbo:
     def __init__(self, problem: BayesProblem, n_quad: int) -> None:
         self.pr = problem
         self.nodes, self.weights = _gh(n_quad)
-        self.const = (float(np.sum(problem.kernel.const)) + problem.prior_constants()
-                      + 0.5 * (problem.p + problem.k + problem.q) * (1.0 + _LOG_2PI))
+        self.const = (
+            float(np.sum(problem.kernel.const))
+            + problem.prior_constants()
+            + 0.5 * (problem.p + problem.k + problem.q) * (1.0 + _LOG_2PI)
+        )
         self.nevals = 0
 
     def split(self, x: np.ndarray) -> tuple:
@@ -878,7 +942,7 @@ class _Elbo:
         p, k, q = pr.p, pr.k, pr.q
         d = p + k + q
         m, r = x[:d], x[d:]
-        return m[:p], m[p:p + k], m[p + k:], r[:p], r[p:p + k], r[p + k:]
+        return m[:p], m[p : p + k], m[p + k :], r[:p], r[p : p + k], r[p + k :]
 
     def _moments(self, x: np.ndarray, order: int) -> tuple:
         pr = self.pr
@@ -904,26 +968,31 @@ class _Elbo:
         pr = self.pr
         E, dm, dt = ex[0], ex[1], ex[2]
         sq = mc * mc + sc * sc
-        val = (float(np.sum(E)) - float(pr.nk @ mv) - 0.5 * float(sq @ ej)
-               - 0.5 * float(mv @ mv + sv @ sv) / pr.vcp_p ** 2
-               - 0.5 * float(mb @ mb + sb @ sb) / pr.fe_p ** 2
-               + float(np.sum(rb) + np.sum(rv) + np.sum(rc)) + self.const)
+        val = (
+            float(np.sum(E))
+            - float(pr.nk @ mv)
+            - 0.5 * float(sq @ ej)
+            - 0.5 * float(mv @ mv + sv @ sv) / pr.vcp_p**2
+            - 0.5 * float(mb @ mb + sb @ sb) / pr.fe_p**2
+            + float(np.sum(rb) + np.sum(rv) + np.sum(rc))
+            + self.const
+        )
         if not grad:
             return val, None
         with np.errstate(divide="ignore", invalid="ignore"):
             dt_over = np.where(tau > 0, dt / tau, 0.0)
-        g_mb = (pr.X.T @ dm - mb / pr.fe_p ** 2) if pr.p else mb[:0]
-        g_rb = (sb * sb * (pr.X2.T @ dt_over) - sb * sb / pr.fe_p ** 2 + 1.0) if pr.p else rb[:0]
+        g_mb = (pr.X.T @ dm - mb / pr.fe_p**2) if pr.p else mb[:0]
+        g_rb = (sb * sb * (pr.X2.T @ dt_over) - sb * sb / pr.fe_p**2 + 1.0) if pr.p else rb[:0]
         g_mc = pr.ZT @ dm - mc * ej
         g_rc = sc * sc * (pr.Z2T @ dt_over) - sc * sc * ej + 1.0
         k = pr.k
         sQ = np.bincount(pr.ident, weights=sq * ej, minlength=k)
-        g_mv = sQ - pr.nk - mv / pr.vcp_p ** 2
-        g_rv = -2.0 * sv * sv * sQ - sv * sv / pr.vcp_p ** 2 + 1.0
+        g_mv = sQ - pr.nk - mv / pr.vcp_p**2
+        g_rv = -2.0 * sv * sv * sQ - sv * sv / pr.vcp_p**2 + 1.0
         g = np.concatenate([g_mb, g_mv, g_mc, g_rb, g_rv, g_rc])
         return val, g
 
-    def value_grad_hess(self, x: np.ndarray) -> tuple[float, np.ndarray, "_VbHessian"]:
+    def value_grad_hess(self, x: np.ndarray) -> tuple[float, np.ndarray, _VbHessian]:
         """ELBO, gradient and the exact Hessian (as :class:`_VbHessian` blocks)."""
         self.nevals += 1
         mom = self._moments(x, 2)
@@ -949,12 +1018,11 @@ class _VbHessian:
             inv_t = np.where(tau > 0, 1.0 / tau, 0.0)
         D_mm = Emm
         D_mr = Emt * inv_t
-        D_rr = Ett * inv_t * inv_t - Et * inv_t ** 3
+        D_rr = Ett * inv_t * inv_t - Et * inv_t**3
         s2w = np.concatenate([sb * sb, sc * sc])
-        diag_r_extra = 2.0 * s2w * np.concatenate([pr.X2.T @ (Et * inv_t) if p else sb[:0],
-                                                   pr.Z2T @ (Et * inv_t)])
-        prior_m = np.concatenate([np.full(p, -1.0 / pr.fe_p ** 2), -ej])
-        prior_r = np.concatenate([-2.0 * sb * sb / pr.fe_p ** 2, -2.0 * sc * sc * ej])
+        diag_r_extra = 2.0 * s2w * np.concatenate([pr.X2.T @ (Et * inv_t) if p else sb[:0], pr.Z2T @ (Et * inv_t)])
+        prior_m = np.concatenate([np.full(p, -1.0 / pr.fe_p**2), -ej])
+        prior_r = np.concatenate([-2.0 * sb * sb / pr.fe_p**2, -2.0 * sc * sc * ej])
         self.nw = p + q
         nw = self.nw
         self.dense = pr.use_dense
@@ -974,16 +1042,15 @@ class _VbHessian:
         s2v = sv * sv
         Hvv = np.zeros((2 * k, 2 * k))
         kk = np.arange(k)
-        Hvv[kk, kk] = -2.0 * sQ - 1.0 / pr.vcp_p ** 2
+        Hvv[kk, kk] = -2.0 * sQ - 1.0 / pr.vcp_p**2
         Hvv[kk, k + kk] = 4.0 * s2v * sQ
         Hvv[k + kk, kk] = 4.0 * s2v * sQ
-        Hvv[k + kk, k + kk] = -4.0 * s2v * sQ * (1.0 + 2.0 * s2v) - 2.0 * s2v / pr.vcp_p ** 2
+        Hvv[k + kk, k + kk] = -4.0 * s2v * sQ * (1.0 + 2.0 * s2v) - 2.0 * s2v / pr.vcp_p**2
         self.Hvv = Hvv
 
     def factor_ww(self, lam: float = 0.0) -> bool:
         """Factor ``−H_ww + λI`` (bordered by ``−H_wv``, ``−H_vv``); False if it is not positive definite."""
-        self._bordered = BorderedFactor.try_factor(-self.Hww, -self.Hwv, -self.Hvv, lam,
-                                                   pattern=self.pr.vb_pattern)
+        self._bordered = BorderedFactor.try_factor(-self.Hww, -self.Hwv, -self.Hvv, lam, pattern=self.pr.vb_pattern)
         self._lam_w = lam
         return self._bordered is not None
 
@@ -1015,7 +1082,9 @@ def _to_internal(pr: BayesProblem) -> np.ndarray:
     return np.concatenate([mb, mc, d + mb, d + mc, mv, d + mv])
 
 
-def _newton_vb(f: _Elbo, x0: np.ndarray, gtol: float, maxiter: int) -> tuple[np.ndarray, float, np.ndarray, int, bool, str]:
+def _newton_vb(
+    f: _Elbo, x0: np.ndarray, gtol: float, maxiter: int
+) -> tuple[np.ndarray, float, np.ndarray, int, bool, str]:
     """Damped Newton ascent on the ELBO with the exact Hessian.
 
     Levenberg–Marquardt damping ``−H + λI`` (λ = 0 whenever ``−H`` is positive definite),
@@ -1089,8 +1158,14 @@ def _newton_vb(f: _Elbo, x0: np.ndarray, gtol: float, maxiter: int) -> tuple[np.
     return x, val, g, it, converged, msg
 
 
-def fit_vb(problem: BayesProblem, n_quad: int = 20, gtol: float = 1e-8, maxiter: int = 500,
-           start: tuple[np.ndarray, np.ndarray] | None = None, optimizer: str = "newton") -> BayesFit:
+def fit_vb(
+    problem: BayesProblem,
+    n_quad: int = 20,
+    gtol: float = 1e-8,
+    maxiter: int = 500,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
+    optimizer: str = "newton",
+) -> BayesFit:
     """Maximize the ELBO of the mean-field Gaussian approximation (module docstring).
 
     Parameters
@@ -1117,16 +1192,17 @@ def fit_vb(problem: BayesProblem, n_quad: int = 20, gtol: float = 1e-8, maxiter:
             f"variational Bayes is not available for the {ker.family_name} family with the "
             f"{ker.link_name} link: {ker.vb_problem}, so the expected log-likelihood under any "
             "Gaussian approximation is -inf and the ELBO does not exist; use fit_map(), or a link "
-            "defined on the whole line (binomial: logit, probit, cloglog, cauchit; Poisson: log)")
+            "defined on the whole line (binomial: logit, probit, cloglog, cauchit; Poisson: log)"
+        )
     p, k, q = problem.p, problem.k, problem.q
     if start is None:
         vcp0, inner = _quick_start(problem)
         sig = inner.sig_cols
         dg = inner.system.diag() if inner.system is not None else np.ones(p + q)
         m0 = np.concatenate([inner.w[:p], vcp0, sig * inner.w[p:]])
-        s0 = np.concatenate([1.0 / np.sqrt(dg[:p]),
-                             np.sqrt(1.0 / (2.0 * problem.nk + 1.0 / problem.vcp_p ** 2)),
-                             sig / np.sqrt(dg[p:])])
+        s0 = np.concatenate(
+            [1.0 / np.sqrt(dg[:p]), np.sqrt(1.0 / (2.0 * problem.nk + 1.0 / problem.vcp_p**2)), sig / np.sqrt(dg[p:])]
+        )
     else:
         m0, s0 = (np.asarray(a, dtype=np.float64) for a in start)
     f = _Elbo(problem, n_quad)
@@ -1134,15 +1210,20 @@ def fit_vb(problem: BayesProblem, n_quad: int = 20, gtol: float = 1e-8, maxiter:
     if optimizer == "newton":
         x, val, g, nit, converged, msg = _newton_vb(f, x0, gtol, maxiter)
     elif optimizer == "lbfgs":
+
         def negf(x: np.ndarray) -> tuple[float, np.ndarray]:
             val, g = f(x)
             if not np.isfinite(val):
                 return 1e300, np.zeros_like(x)
             return -val, -g
 
-        res = minimize(negf, x0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": gtol, "ftol": 1e-15,
-                                "maxcor": 30})
+        res = minimize(
+            negf,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": gtol, "ftol": 1e-15, "maxcor": 30},
+        )
         x = res.x
         val, g = f(x)
         nit = int(res.nit)
@@ -1152,7 +1233,20 @@ def fit_vb(problem: BayesProblem, n_quad: int = 20, gtol: float = 1e-8, maxiter:
         raise ValueError(f"optimizer must be 'newton' or 'lbfgs', not {optimizer!r}")
     gmax = float(np.max(np.abs(g)))
     d = p + k + q
-    return BayesFit(method="vb", mean=x[:d].copy(), sd=np.exp(x[d:]), cov=None, objective=val,
-                    converged=converged, iterations=nit, message=msg,
-                    info={"evaluations": f.nevals, "gradient_max": gmax, "n_quad": n_quad,
-                          "exact_expectation": ker.exact_gaussian, "optimizer": optimizer})
+    return BayesFit(
+        method="vb",
+        mean=x[:d].copy(),
+        sd=np.exp(x[d:]),
+        cov=None,
+        objective=val,
+        converged=converged,
+        iterations=nit,
+        message=msg,
+        info={
+            "evaluations": f.nevals,
+            "gradient_max": gmax,
+            "n_quad": n_quad,
+            "exact_expectation": ker.exact_gaussian,
+            "optimizer": optimizer,
+        },
+    )

@@ -53,8 +53,9 @@ accuracy for large counts and for ``y ≈ μ``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from decimal import Context, Decimal
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -66,8 +67,17 @@ from mixedlm.engines.links import Link, make_link
 from mixedlm.errors import DataError, MixedLMError, warn_at_caller
 
 __all__ = [
-    "Family", "Binomial", "Poisson", "NegativeBinomial", "Gamma", "InverseGaussian",
-    "Gaussian", "QuasiFamily", "CustomFamily", "r_format_number", "QUASI_VARIANCES",
+    "Family",
+    "Binomial",
+    "Poisson",
+    "NegativeBinomial",
+    "Gamma",
+    "InverseGaussian",
+    "Gaussian",
+    "QuasiFamily",
+    "CustomFamily",
+    "r_format_number",
+    "QUASI_VARIANCES",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -76,6 +86,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 # ---------------------------------------------------------------------------------------
 # Numerical building blocks
 # ---------------------------------------------------------------------------------------
+
 
 def _f64(x: ArrayLike) -> np.ndarray:
     """``x`` as a float64 array (no copy if it already is one)."""
@@ -142,9 +153,9 @@ def _stirlerr_exact_table(nmax: int = 15) -> np.ndarray:
     for n in range(1, nmax + 1):
         dn = Decimal(n)
         log_fact = ctx.add(log_fact, ctx.ln(dn))
-        val = ctx.subtract(ctx.add(ctx.subtract(log_fact, ctx.multiply(dn + Decimal("0.5"),
-                                                                       ctx.ln(dn))), dn),
-                           half_log_2pi)
+        val = ctx.subtract(
+            ctx.add(ctx.subtract(log_fact, ctx.multiply(dn + Decimal("0.5"), ctx.ln(dn))), dn), half_log_2pi
+        )
         out.append(float(val))
     return np.array(out)
 
@@ -213,9 +224,14 @@ def _log_dbinom_raw(k: ArrayLike, n: ArrayLike, p: ArrayLike, q: ArrayLike) -> n
         if inner.size:
             ki, ni, pi, qi = k[inner], n[inner], p[inner], q[inner]
             nk = ni - ki
-            val = (_stirlerr(ni) - _stirlerr(ki) - _stirlerr(nk)
-                   - _bd0(ki, ni * pi) - _bd0(nk, ni * qi)
-                   + 0.5 * (np.log(ni) - _LOG_2PI - np.log(ki) - np.log(nk)))
+            val = (
+                _stirlerr(ni)
+                - _stirlerr(ki)
+                - _stirlerr(nk)
+                - _bd0(ki, ni * pi)
+                - _bd0(nk, ni * qi)
+                + 0.5 * (np.log(ni) - _LOG_2PI - np.log(ki) - np.log(nk))
+            )
             out[inner] = np.where((pi <= 0.0) | (qi <= 0.0), -np.inf, val)
         nan = np.isnan(k) | np.isnan(n) | np.isnan(p) | np.isnan(q)
         if np.any(nan):
@@ -262,15 +278,17 @@ def _binomial_unit_deviance(y: ArrayLike, mu: ArrayLike) -> np.ndarray:
             idx = np.flatnonzero(risky.ravel())
             yf, mf, vf = y.ravel(), mu.ravel(), val.reshape(-1)
             yr, mr = yf[idx], mf[idx]
-            fixed = np.where(yr == 0.0, -np.log1p(-mr),
-                             np.where(yr == 1.0, -np.log(mr), _bd0(yr, mr) + _bd0(1.0 - yr, 1.0 - mr)))
+            fixed = np.where(
+                yr == 0.0, -np.log1p(-mr), np.where(yr == 1.0, -np.log(mr), _bd0(yr, mr) + _bd0(1.0 - yr, 1.0 - mr))
+            )
             vf[idx] = fixed
             val = vf.reshape(y.shape)
     return val
 
 
-def _draw_at_shape(mu: ArrayLike, wt: ArrayLike | None, scale: float,
-                   draw: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+def _draw_at_shape(
+    mu: ArrayLike, wt: ArrayLike | None, scale: float, draw: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
     """One draw per observation with mean ``μ_i`` and shape ``λ_i = w_i/φ``; ``μ_i`` where ``w_i = 0``.
 
     The Gamma (shape ``w/φ``, scale ``μφ/w``) and inverse Gaussian (``IG(μ, λ = w/φ)``)
@@ -334,6 +352,7 @@ def r_format_number(x: float, digits: int = 7) -> str:
 # Response validation helpers
 # ---------------------------------------------------------------------------------------
 
+
 def _row(i: int, row_labels: Sequence[Any] | None) -> str:
     """How to name row ``i`` in a message: its label if given, else its 0-based position."""
     if row_labels is not None:
@@ -347,8 +366,7 @@ def _fmt(v: float) -> str:
     return f"{v:.10g}"
 
 
-def _raise_first(bad: np.ndarray, y: np.ndarray, row_labels: Sequence[Any] | None,
-                 message: str) -> None:
+def _raise_first(bad: np.ndarray, y: np.ndarray, row_labels: Sequence[Any] | None, message: str) -> None:
     """Raise :class:`DataError` naming the first ``True`` entry of ``bad``.
 
     ``message`` is formatted with ``where`` (the row) and ``value`` (``y`` there), and
@@ -372,6 +390,7 @@ def _nonint(x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Family base class
 # ---------------------------------------------------------------------------------------
+
 
 class Family:
     """Base class: a response distribution with a link.
@@ -399,15 +418,17 @@ class Family:
     canonical_link: str | None = None
 
     def __init__(self, link: str | Link | None = None) -> None:
-        self.link: Link = make_link(self.default_link if link is None else link,
-                                    self.valid_links or None, self.name)
+        self.link: Link = make_link(self.default_link if link is None else link, self.valid_links or None, self.name)
 
     # -- link shortcuts --------------------------------------------------------------------
     @property
     def canonical(self) -> bool:
         """Whether :attr:`link` is this family's canonical link."""
-        return self.canonical_link is not None and self.link.name == self.canonical_link \
+        return (
+            self.canonical_link is not None
+            and self.link.name == self.canonical_link
             and type(self.link).__name__ != "FunctionLink"
+        )
 
     def linkfun(self, mu: ArrayLike) -> np.ndarray:
         """``η = g(μ)`` (the link's :meth:`~Link.linkfun`)."""
@@ -434,8 +455,9 @@ class Family:
         """The variance function ``V(μ)``, with ``Var(y) = φ V(μ) / w``."""
         raise NotImplementedError
 
-    def loglik_eta(self, eta: ArrayLike, y: ArrayLike, wt: ArrayLike | None = None,
-                   order: int = 2) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def loglik_eta(
+        self, eta: ArrayLike, y: ArrayLike, wt: ArrayLike | None = None, order: int = 2
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(ℓ_i − c_i, ℓ_i', ℓ_i'')``: each observation's log-likelihood at unit dispersion as a
         function of the linear predictor ``η``, and its first two η-derivatives.
 
@@ -472,8 +494,7 @@ class Family:
         """``Σ_i d_i`` (see :meth:`dev_resids`)."""
         return float(np.sum(self.dev_resids(y, mu, wt)))
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """Per-observation log-likelihood ``ℓ_i`` including normalising constants.
 
         Parameters
@@ -492,8 +513,7 @@ class Family:
         """
         raise NotImplementedError
 
-    def saturated_loglik(self, y: ArrayLike, wt: ArrayLike | None = None,
-                         scale: float = 1.0) -> np.ndarray:
+    def saturated_loglik(self, y: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """:meth:`loglik` at ``μ = y``: the saturated model's per-observation log-likelihood.
 
         ``−2 Σ [ℓ_i(μ) − ℓ_i(y)] · φ = Σ d_i``; lme4 omits ``−2 Σ ℓ_i(y)`` from its nAGQ > 1
@@ -502,8 +522,7 @@ class Family:
         y = _f64(y)
         return self.loglik(y, y, wt, scale)
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-            dev: float | None = None) -> float:
+    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, dev: float | None = None) -> float:
         """R's ``family$aic(y, n, mu, wt, dev)``: ``−2 Σ ℓ_i`` (+2 when the scale is estimated).
 
         For families with a scale, ``φ`` is R's estimate: ``dev / Σ w`` (Gamma, inverse
@@ -526,9 +545,14 @@ class Family:
         """Starting means, R's ``family$initialize`` (``mustart``)."""
         return np.array(y, dtype=np.float64)
 
-    def validate_response(self, y: ArrayLike, wt: ArrayLike | None = None,
-                          name: str = "response", *,
-                          row_labels: Sequence[Any] | None = None) -> None:
+    def validate_response(
+        self,
+        y: ArrayLike,
+        wt: ArrayLike | None = None,
+        name: str = "response",
+        *,
+        row_labels: Sequence[Any] | None = None,
+    ) -> None:
         """Check that the response lies in the family's support.
 
         Parameters
@@ -552,8 +576,9 @@ class Family:
         y, w = self._check_common(y, wt, name, row_labels)
         self._check_support(y, w, name, row_labels)
 
-    def _check_common(self, y: ArrayLike, wt: ArrayLike | None, name: str,
-                      row_labels: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarray]:
+    def _check_common(
+        self, y: ArrayLike, wt: ArrayLike | None, name: str, row_labels: Sequence[Any] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Shape, finiteness and weight checks shared by all families."""
         try:
             y = _f64(y)
@@ -570,18 +595,15 @@ class Family:
                 raise DataError(f"weights must be numeric: {exc}") from None
             if w.shape != y.shape:
                 raise DataError(f"weights have length {w.size} but {name} has length {y.size}")
-        _raise_first(~np.isfinite(y), y, row_labels,
-                     f"{self.name} {name} must be finite; {{where}} has {{value}}")
+        _raise_first(~np.isfinite(y), y, row_labels, f"{self.name} {name} must be finite; {{where}} has {{value}}")
         _raise_first(~np.isfinite(w), w, row_labels, "weights must be finite; {where} has {value}")
         _raise_first(w < 0, w, row_labels, "weights must be non-negative; {where} has {value}")
         return y, w
 
-    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str,
-                       row_labels: Sequence[Any] | None) -> None:
+    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str, row_labels: Sequence[Any] | None) -> None:
         """Family-specific support checks (none by default)."""
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """Draw one response per observation from the family at means ``mu``."""
         raise MixedLMError(f"simulation is not available for the {self.name} family")
 
@@ -608,6 +630,7 @@ class Family:
 # ---------------------------------------------------------------------------------------
 # Concrete families
 # ---------------------------------------------------------------------------------------
+
 
 class Binomial(Family):
     """Binomial: ``n y ~ Bin(n, μ)`` with ``y`` the proportion of successes, ``n = w`` trials.
@@ -650,8 +673,7 @@ class Binomial(Family):
         w = _weights(wt, y)
         return 2.0 * w * _binomial_unit_deviance(y, mu)
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """``log dbinom(s, n, μ)``, ``n = round(w)``, ``s = round(w y)``; 0 for rows with ``w = 0``.
 
         Evaluated as ``log dbinom(s, n, s/n) − n[bd0(s/n, μ) + bd0(1−s/n, 1−μ)]`` (the
@@ -683,10 +705,15 @@ class Binomial(Family):
         y = np.where(w == 0, 0.0, y)
         return (w * y + 0.5) / (w + 1.0)
 
-    def validate_response(self, y: ArrayLike, wt: ArrayLike | None = None,
-                          name: str = "response", *,
-                          row_labels: Sequence[Any] | None = None,
-                          weights_are_trials: bool = True) -> None:
+    def validate_response(
+        self,
+        y: ArrayLike,
+        wt: ArrayLike | None = None,
+        name: str = "response",
+        *,
+        row_labels: Sequence[Any] | None = None,
+        weights_are_trials: bool = True,
+    ) -> None:
         """Check ``0 ≤ y ≤ 1`` and, when the weights are numbers of trials, whole counts.
 
         Parameters
@@ -705,34 +732,38 @@ class Binomial(Family):
         live = w > 0
         trials = not np.all(w[live] == 1.0)
         low = live & (y < 0)
-        _raise_first(low, y, row_labels,
-                     f"binomial {name} must be a proportion in [0, 1]; {{where}} has {{value}}")
+        _raise_first(low, y, row_labels, f"binomial {name} must be a proportion in [0, 1]; {{where}} has {{value}}")
         high = live & (y > 1)
         if np.any(high):
             i = int(np.flatnonzero(high)[0])
             extra = ""
             if trials:
-                extra = (f" (successes exceed trials: {_fmt(w[i] * y[i])} successes out of "
-                         f"{_fmt(w[i])})")
-            _raise_first(high, y, row_labels,
-                         f"binomial {name} must be a proportion in [0, 1]; {{where}} has "
-                         f"{{value}}{extra}")
+                extra = f" (successes exceed trials: {_fmt(w[i] * y[i])} successes out of {_fmt(w[i])})"
+            _raise_first(
+                high, y, row_labels, f"binomial {name} must be a proportion in [0, 1]; {{where}} has {{value}}{extra}"
+            )
         if weights_are_trials:
             bad_n = live & (np.abs(w - np.round(w)) > 1e-3)
-            _raise_first(bad_n, w, row_labels,
-                         "binomial weights are numbers of trials and must be whole numbers; "
-                         "{where} has {value}")
+            _raise_first(
+                bad_n,
+                w,
+                row_labels,
+                "binomial weights are numbers of trials and must be whole numbers; {where} has {value}",
+            )
             s = w * y
             bad_s = live & (np.abs(s - np.round(s)) > 1e-3)
             if np.any(bad_s):
                 i = int(np.flatnonzero(bad_s)[0])
-                _raise_first(bad_s, y, row_labels,
-                             f"binomial {name} times the number of trials must be a whole number "
-                             f"of successes; {{where}} has {name} = {{value}} with "
-                             f"{_fmt(w[i])} trials ({_fmt(s[i])} successes)")
+                _raise_first(
+                    bad_s,
+                    y,
+                    row_labels,
+                    f"binomial {name} times the number of trials must be a whole number "
+                    f"of successes; {{where}} has {name} = {{value}} with "
+                    f"{_fmt(w[i])} trials ({_fmt(s[i])} successes)",
+                )
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """Proportions ``Bin(w, μ) / w`` (R's ``binomial()$simulate``); 0 where ``w = 0``.
 
         Raises
@@ -784,8 +815,7 @@ class Poisson(Family):
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
         return 2.0 * _weights(wt, y) * _bd0(y, mu)
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """``w (y log μ − μ − log y!)``; 0 for rows with ``w = 0``."""
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
         w = _weights(wt, y)
@@ -795,15 +825,13 @@ class Poisson(Family):
         """``y + 0.1``."""
         return _f64(y) + 0.1
 
-    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str,
-                       row_labels: Sequence[Any] | None) -> None:
-        _raise_first(y < 0, y, row_labels,
-                     f"{self.name} {name} must be non-negative counts; {{where}} has {{value}}")
-        _raise_first(_nonint(y), y, row_labels,
-                     f"{self.name} {name} must be whole-number counts; {{where}} has {{value}}")
+    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str, row_labels: Sequence[Any] | None) -> None:
+        _raise_first(y < 0, y, row_labels, f"{self.name} {name} must be non-negative counts; {{where}} has {{value}}")
+        _raise_first(
+            _nonint(y), y, row_labels, f"{self.name} {name} must be whole-number counts; {{where}} has {{value}}"
+        )
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """``Pois(μ)`` draws; prior weights are ignored with a warning, as in R."""
         mu = _f64(mu)
         if wt is not None and np.any(_weights(wt, mu) != 1.0):
@@ -837,13 +865,12 @@ class NegativeBinomial(Family):
         except (TypeError, ValueError):
             raise MixedLMError(f"negative binomial theta must be a number, got {theta!r}") from None
         if not (math.isfinite(th) and th > 0):
-            raise MixedLMError(
-                f"negative binomial theta must be positive and finite, got {theta!r}")
+            raise MixedLMError(f"negative binomial theta must be positive and finite, got {theta!r}")
         self.theta: float = th
         self.name = "Negative Binomial(" + r_format_number(round(th, 4)) + ")"
         super().__init__(link)
 
-    def with_theta(self, theta: float) -> "NegativeBinomial":
+    def with_theta(self, theta: float) -> NegativeBinomial:
         """The same family and link with another θ (for ``glmer_nb``'s outer optimization)."""
         return NegativeBinomial(theta, self.link)
 
@@ -867,8 +894,7 @@ class NegativeBinomial(Family):
         d = _bd0(y, mu) - _bd0(y + th, mu + th)
         return 2.0 * _weights(wt, y) * np.maximum(d, 0.0)
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """``w log P(y)``; evaluated as ``log(θ/(θ+y)) + log dbinom_raw(θ; θ+y, θ/(θ+μ))``.
 
         That identity (R's ``dnbinom_mu``) keeps accuracy for large θ, where
@@ -890,17 +916,15 @@ class NegativeBinomial(Family):
         y = _f64(y)
         return y + (y == 0.0) / 6.0
 
-    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str,
-                       row_labels: Sequence[Any] | None) -> None:
-        _raise_first(y < 0, y, row_labels,
-                     f"negative binomial {name} must be non-negative counts; "
-                     "{where} has {value}")
-        _raise_first(_nonint(y), y, row_labels,
-                     f"negative binomial {name} must be whole-number counts; "
-                     "{where} has {value}")
+    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str, row_labels: Sequence[Any] | None) -> None:
+        _raise_first(
+            y < 0, y, row_labels, f"negative binomial {name} must be non-negative counts; {{where}} has {{value}}"
+        )
+        _raise_first(
+            _nonint(y), y, row_labels, f"negative binomial {name} must be whole-number counts; {{where}} has {{value}}"
+        )
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """Gamma–Poisson mixture draws (``MASS::rnegbin(μ, θ)``); weights are ignored."""
         mu = _f64(mu)
         th = self.theta
@@ -951,8 +975,7 @@ class Gamma(Family):
             d = 2.0 * w * _bd0(mu, y) / mu
         return np.where(y == 0.0, -2.0 * w, d)
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """``w log dgamma(y; a = 1/φ, scale = μφ)``.
 
         Evaluated as ``log dpois_raw(a; a y/μ) + log(a/y)`` (R's ``dgamma``), i.e.
@@ -965,13 +988,10 @@ class Gamma(Family):
             ll = _log_dpois(np.full_like(y, a), a * y / mu) + np.log(a / y)
         return np.where(w > 0, w * ll, 0.0)
 
-    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str,
-                       row_labels: Sequence[Any] | None) -> None:
-        _raise_first(y <= 0, y, row_labels,
-                     f"Gamma {name} must be positive; {{where}} has {{value}}")
+    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str, row_labels: Sequence[Any] | None) -> None:
+        _raise_first(y <= 0, y, row_labels, f"Gamma {name} must be positive; {{where}} has {{value}}")
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """Gamma draws with shape ``w/φ`` and mean ``μ`` (R's ``Gamma()$simulate``).
 
         Rows with ``w = 0`` return ``μ``.
@@ -1012,25 +1032,20 @@ class InverseGaussian(Family):
         with np.errstate(divide="ignore", invalid="ignore"):
             return _weights(wt, y) * r * r / (y * mu * mu)
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """``w [−½ log(2π φ y³) − (y − μ)² / (2 φ μ² y)]``."""
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
         w = _weights(wt, y)
         phi = float(scale)
         r = y - mu
         with np.errstate(divide="ignore", invalid="ignore"):
-            ll = (-0.5 * (_LOG_2PI + math.log(phi) + 3.0 * np.log(y))
-                  - r * r / (2.0 * phi * mu * mu * y))
+            ll = -0.5 * (_LOG_2PI + math.log(phi) + 3.0 * np.log(y)) - r * r / (2.0 * phi * mu * mu * y)
         return np.where(w > 0, w * ll, 0.0)
 
-    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str,
-                       row_labels: Sequence[Any] | None) -> None:
-        _raise_first(y <= 0, y, row_labels,
-                     f"inverse Gaussian {name} must be positive; {{where}} has {{value}}")
+    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str, row_labels: Sequence[Any] | None) -> None:
+        _raise_first(y <= 0, y, row_labels, f"inverse Gaussian {name} must be positive; {{where}} has {{value}}")
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """Inverse Gaussian draws with mean ``μ`` and shape ``λ = w/φ`` (as R via SuppDists).
 
         Rows with ``w = 0`` return ``μ``.
@@ -1068,8 +1083,7 @@ class Gaussian(Family):
         r = y - mu
         return _weights(wt, y) * r * r
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """``log dnorm(y; μ, √(φ/w))``; 0 for rows with ``w = 0``."""
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
         w = _weights(wt, y)
@@ -1098,8 +1112,7 @@ class Gaussian(Family):
             y = np.where(y != 0, y, fill)
         return y
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """``N(μ, φ/w)`` draws (R's ``simulate.lm``); rows with ``w = 0`` return ``μ``."""
         mu = _f64(mu)
         w = np.array(_weights(wt, mu), dtype=np.float64)
@@ -1122,8 +1135,7 @@ QUASI_VARIANCES: dict[str, str] = {
 }
 
 #: Links ``quasi()`` accepts by name (everything ``make.link`` knows).
-_QUASI_LINKS = ("logit", "probit", "cloglog", "cauchit", "identity", "inverse", "log",
-                "1/mu^2", "sqrt")
+_QUASI_LINKS = ("logit", "probit", "cloglog", "cauchit", "identity", "inverse", "log", "1/mu^2", "sqrt")
 
 #: Gauss–Legendre nodes/weights on [0, 1] for the quasi-deviance of a callable variance.
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(48)
@@ -1169,24 +1181,29 @@ class QuasiFamily(Family):
     valid_links = _QUASI_LINKS
     default_link = "identity"
 
-    def __init__(self, variance_func: str | Callable[[np.ndarray], np.ndarray] = "constant",
-                 link: str | Link = "identity", *,
-                 dev_resids: Callable[..., np.ndarray] | None = None,
-                 mustart: Callable[..., np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        variance_func: str | Callable[[np.ndarray], np.ndarray] = "constant",
+        link: str | Link = "identity",
+        *,
+        dev_resids: Callable[..., np.ndarray] | None = None,
+        mustart: Callable[..., np.ndarray] | None = None,
+    ) -> None:
         if isinstance(variance_func, str):
             key = variance_func.replace(" ", "")
             if key not in QUASI_VARIANCES:
                 raise MixedLMError(
                     f"quasi variance {variance_func!r} is invalid: possible values are "
-                    + ", ".join(repr(k) for k in QUASI_VARIANCES) + " or a callable V(mu)")
+                    + ", ".join(repr(k) for k in QUASI_VARIANCES)
+                    + " or a callable V(mu)"
+                )
             self.variance_name: str = key
             self._varfun: Callable[[np.ndarray], np.ndarray] | None = None
         elif callable(variance_func):
             self.variance_name = getattr(variance_func, "__name__", "custom")
             self._varfun = variance_func
         else:
-            raise MixedLMError(f"quasi variance must be a name or a callable, got "
-                               f"{type(variance_func).__name__}")
+            raise MixedLMError(f"quasi variance must be a name or a callable, got {type(variance_func).__name__}")
         self._dev_override = dev_resids
         self._mustart_override = mustart
         super().__init__(link)
@@ -1258,21 +1275,19 @@ class QuasiFamily(Family):
             integral = np.sum(_GL_WEIGHTS * (1.0 - _GL_NODES) / vt, axis=-1)
         return 2.0 * w * r * r * integral
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """Not available: raises :class:`MixedLMError`."""
         raise MixedLMError(
             "the quasi family has no likelihood (only the mean and variance are specified), so "
             "log-likelihood, AIC, BIC and likelihood-ratio tests are undefined; use a full family "
-            "such as Binomial(), Poisson(), NegativeBinomial(theta) or Gamma()")
+            "such as Binomial(), Poisson(), NegativeBinomial(theta) or Gamma()"
+        )
 
-    def saturated_loglik(self, y: ArrayLike, wt: ArrayLike | None = None,
-                         scale: float = 1.0) -> np.ndarray:
+    def saturated_loglik(self, y: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         """Not available: raises :class:`MixedLMError` (no likelihood)."""
         return self.loglik(y, y, wt, scale)
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-            dev: float | None = None) -> float:
+    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, dev: float | None = None) -> float:
         """NaN, as R's ``quasi()$aic`` returns ``NA``."""
         return float("nan")
 
@@ -1288,28 +1303,31 @@ class QuasiFamily(Family):
             return np.clip(y, 0.001, 0.999)
         return y + 0.1 * (y == 0.0)
 
-    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str,
-                       row_labels: Sequence[Any] | None) -> None:
+    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str, row_labels: Sequence[Any] | None) -> None:
         if self._varfun is not None:
             return
         v = self.variance_name
         if v == "mu(1-mu)":
-            _raise_first((y < 0) | (y > 1), y, row_labels,
-                         f"quasi (variance mu(1-mu)) {name} must be in [0, 1]; "
-                         "{where} has {value}")
+            _raise_first(
+                (y < 0) | (y > 1),
+                y,
+                row_labels,
+                f"quasi (variance mu(1-mu)) {name} must be in [0, 1]; {{where}} has {{value}}",
+            )
         elif v in ("mu", "mu^2"):
-            _raise_first(y < 0, y, row_labels,
-                         f"quasi (variance {v}) {name} must be non-negative; "
-                         "{where} has {value}")
+            _raise_first(
+                y < 0, y, row_labels, f"quasi (variance {v}) {name} must be non-negative; {{where}} has {{value}}"
+            )
         elif v == "mu^3":
-            _raise_first(y <= 0, y, row_labels,
-                         f"quasi (variance mu^3) {name} must be positive; {{where}} has {{value}}")
+            _raise_first(
+                y <= 0, y, row_labels, f"quasi (variance mu^3) {name} must be positive; {{where}} has {{value}}"
+            )
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         """Not available: a quasi family specifies no distribution to draw from."""
-        raise MixedLMError("cannot simulate from a quasi family: it specifies only the mean and "
-                           "variance, not a distribution")
+        raise MixedLMError(
+            "cannot simulate from a quasi family: it specifies only the mean and variance, not a distribution"
+        )
 
     def __str__(self) -> str:
         return f"family: quasi, link: {self.link.name}, variance: {self.variance_name}"
@@ -1351,24 +1369,26 @@ class CustomFamily(Family):
         Whether the link is canonical for this family.
     """
 
-    def __init__(self, name: str, link: str | Link,
-                 variance: Callable[[np.ndarray], np.ndarray],
-                 dev_resids: Callable[..., np.ndarray],
-                 loglik: Callable[..., np.ndarray] | None = None,
-                 mustart: Callable[..., np.ndarray] | None = None,
-                 validate: Callable[..., None] | None = None,
-                 has_scale: bool = False, *,
-                 simulate: Callable[..., np.ndarray] | None = None,
-                 canonical: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        link: str | Link,
+        variance: Callable[[np.ndarray], np.ndarray],
+        dev_resids: Callable[..., np.ndarray],
+        loglik: Callable[..., np.ndarray] | None = None,
+        mustart: Callable[..., np.ndarray] | None = None,
+        validate: Callable[..., None] | None = None,
+        has_scale: bool = False,
+        *,
+        simulate: Callable[..., np.ndarray] | None = None,
+        canonical: bool = False,
+    ) -> None:
         for label, f in (("variance", variance), ("dev_resids", dev_resids)):
             if not callable(f):
-                raise MixedLMError(
-                    f"CustomFamily: {label} must be callable, got {type(f).__name__}")
-        for label, f in (("loglik", loglik), ("mustart", mustart), ("validate", validate),
-                         ("simulate", simulate)):
+                raise MixedLMError(f"CustomFamily: {label} must be callable, got {type(f).__name__}")
+        for label, f in (("loglik", loglik), ("mustart", mustart), ("validate", validate), ("simulate", simulate)):
             if f is not None and not callable(f):
-                raise MixedLMError(f"CustomFamily: {label} must be callable or None, "
-                                   f"got {type(f).__name__}")
+                raise MixedLMError(f"CustomFamily: {label} must be callable or None, got {type(f).__name__}")
         self.name = str(name)
         self.has_scale = bool(has_scale)
         self._variance, self._dev = variance, dev_resids
@@ -1390,17 +1410,17 @@ class CustomFamily(Family):
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
         return _f64(self._dev(y, mu, _weights(wt, y)))
 
-    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-               scale: float = 1.0) -> np.ndarray:
+    def loglik(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, scale: float = 1.0) -> np.ndarray:
         if self._loglik is None:
-            raise MixedLMError(f"the custom family {self.name!r} defines no log-likelihood "
-                               "(pass loglik=... to CustomFamily) so likelihood-based quantities "
-                               "are unavailable")
+            raise MixedLMError(
+                f"the custom family {self.name!r} defines no log-likelihood "
+                "(pass loglik=... to CustomFamily) so likelihood-based quantities "
+                "are unavailable"
+            )
         y, mu = np.broadcast_arrays(_f64(y), _f64(mu))
         return _f64(self._loglik(y, mu, _weights(wt, y), scale))
 
-    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None,
-            dev: float | None = None) -> float:
+    def aic(self, y: ArrayLike, mu: ArrayLike, wt: ArrayLike | None = None, dev: float | None = None) -> float:
         """``−2 Σ ℓ_i`` (+2 with a scale, estimated as ``dev / Σw``)."""
         return super().aic(y, mu, wt, dev)
 
@@ -1410,13 +1430,11 @@ class CustomFamily(Family):
             return y.copy()
         return _f64(self._mustart(y, _weights(wt, y))).copy()
 
-    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str,
-                       row_labels: Sequence[Any] | None) -> None:
+    def _check_support(self, y: np.ndarray, w: np.ndarray, name: str, row_labels: Sequence[Any] | None) -> None:
         if self._validate is not None:
             self._validate(y, w, name)
 
-    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator,
-                 scale: float = 1.0) -> np.ndarray:
+    def simulate(self, mu: ArrayLike, wt: ArrayLike | None, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
         if self._simulate is None:
             return super().simulate(mu, wt, rng, scale)
         mu = _f64(mu)

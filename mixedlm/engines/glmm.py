@@ -76,11 +76,12 @@ def check_nagq(nAGQ: Any, re: Any, max_points: int = 100) -> int:
         return nAGQ
     check_single_factor(re, "nAGQ > 1")
     S = re.terms[0].S
-    if nAGQ ** S > MAX_AGQ_NODES:
+    if nAGQ**S > MAX_AGQ_NODES:
         raise MixedLMError(
-            f"nAGQ={nAGQ} with a {S}-dimensional term needs {nAGQ}^{S} = {nAGQ ** S} quadrature points per "
+            f"nAGQ={nAGQ} with a {S}-dimensional term needs {nAGQ}^{S} = {nAGQ**S} quadrature points per "
             f"level (limit {MAX_AGQ_NODES}); use fewer points (e.g. nAGQ={int(MAX_AGQ_NODES ** (1 / S))}) "
-            "or nAGQ=1")
+            "or nAGQ=1"
+        )
     return nAGQ
 
 
@@ -117,7 +118,8 @@ def check_single_factor(re: Any, what: str) -> None:
         raise MixedLMError(
             f"{what} needs random effects on a single grouping factor (here: {groups}); with several "
             "factors the integral does not split into independent low-dimensional pieces. Use nAGQ=1 "
-            "(Laplace) or nAGQ=0")
+            "(Laplace) or nAGQ=0"
+        )
 
 
 def lme4_agq_constant(family: Any, y: np.ndarray, prior_weights: np.ndarray) -> float:
@@ -233,7 +235,7 @@ class GlmmObjective:
     def split(self, par: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(θ, β)`` from the stacked parameter vector."""
         par = np.asarray(par, dtype=np.float64)
-        return par[:self.n_theta], par[self.n_theta:]
+        return par[: self.n_theta], par[self.n_theta :]
 
     def state(self, par: np.ndarray) -> PirlsState:
         """PIRLS over u at ``(θ, β)``, from the nearest previous modes or ``u_anchor``."""
@@ -293,7 +295,7 @@ class GlmmObjective:
         chunk = max(1, min(K, AGQ_CHUNK_ENTRIES // max(n, 1)))
         logs = np.empty((K, lev))
         for k0 in range(0, K, chunk):
-            z = self.nodes[k0:k0 + chunk]  # (c, S)
+            z = self.nodes[k0 : k0 + chunk]  # (c, S)
             shift = np.einsum("jts,ct->cjs", inv, z)  # L_j^{-T} z per level
             b = shift @ T.T  # (c, ℓ, S)
             eta = st.eta[None, :] + np.einsum("ns,cns->cn", term.Z, b[:, codes, :])
@@ -302,11 +304,11 @@ class GlmmObjective:
             uk = u_hat[None, :, :] + shift
             dg += np.einsum("cjs,cjs->cj", uk, uk) - np.einsum("js,js->j", u_hat, u_hat)[None, :]
             zz = np.einsum("cs,cs->c", z, z)
-            logs[k0:k0 + chunk] = np.log(self.node_weights[k0:k0 + chunk])[:, None] - 0.5 * (dg - zz[:, None])
+            logs[k0 : k0 + chunk] = np.log(self.node_weights[k0 : k0 + chunk])[:, None] - 0.5 * (dg - zz[:, None])
         mx = logs.max(axis=0)
         return float(np.sum(-2.0 * (mx + np.log(np.sum(np.exp(logs - mx), axis=0)))))
 
-    def with_nagq(self, nAGQ: int) -> "GlmmObjective":
+    def with_nagq(self, nAGQ: int) -> GlmmObjective:
         """The same model with another quadrature rule (sharing PIRLS and the anchors).
 
         Used to measure the quadrature error of a fit: the deviance at the optimum
@@ -327,7 +329,7 @@ def richer_rule(nAGQ: int, S: int) -> int:
     :data:`MAX_AGQ_NODES` (the cap may leave fewer points, never fewer than ``nAGQ + 1``).
     """
     k = 2 * nAGQ + 1
-    while k > nAGQ + 1 and k ** S > MAX_AGQ_NODES:
+    while k > nAGQ + 1 and k**S > MAX_AGQ_NODES:
         k -= 1
     return k
 
@@ -362,5 +364,9 @@ def quadrature_check(objective: GlmmObjective, par: np.ndarray, deviance: float)
     S = objective.pirls.re.terms[0].S
     k = richer_rule(objective.nAGQ, S)
     rich = objective.with_nagq(k)
-    return QuadratureCheck(nAGQ=objective.nAGQ, nAGQ_check=k, deviance=float(deviance),
-                           deviance_check=float(rich.deviance(np.asarray(par, dtype=np.float64))))
+    return QuadratureCheck(
+        nAGQ=objective.nAGQ,
+        nAGQ_check=k,
+        deviance=float(deviance),
+        deviance_check=float(rich.deviance(np.asarray(par, dtype=np.float64))),
+    )

@@ -34,7 +34,7 @@ arrays and never loop over observations in Python.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -43,9 +43,20 @@ from scipy import special
 from mixedlm.errors import MixedLMError
 
 __all__ = [
-    "DOUBLE_EPS", "Link", "LogitLink", "ProbitLink", "CloglogLink", "CauchitLink", "LogLink",
-    "IdentityLink", "SqrtLink", "InverseLink", "InverseSquareLink", "FunctionLink",
-    "LINK_CLASSES", "make_link",
+    "DOUBLE_EPS",
+    "Link",
+    "LogitLink",
+    "ProbitLink",
+    "CloglogLink",
+    "CauchitLink",
+    "LogLink",
+    "IdentityLink",
+    "SqrtLink",
+    "InverseLink",
+    "InverseSquareLink",
+    "FunctionLink",
+    "LINK_CLASSES",
+    "make_link",
 ]
 
 #: R's ``.Machine$double.eps`` (2⁻⁵²).
@@ -265,8 +276,7 @@ class CauchitLink(Link):
         eta = np.clip(_as_float(eta), -_CAUCHIT_THRESH, _CAUCHIT_THRESH)
         with np.errstate(divide="ignore"):
             tail = np.arctan(1.0 / eta) / np.pi
-        return np.where(np.abs(eta) <= 1.0, 0.5 + np.arctan(eta) / np.pi,
-                        np.where(eta > 0.0, 1.0 - tail, -tail))
+        return np.where(np.abs(eta) <= 1.0, 0.5 + np.arctan(eta) / np.pi, np.where(eta > 0.0, 1.0 - tail, -tail))
 
     def mu_eta(self, eta: ArrayLike) -> np.ndarray:
         """``max(1/(π(1+η²)), ε)``."""
@@ -442,14 +452,17 @@ class FunctionLink(Link):
         ``η ↦ bool``; defaults to always valid.
     """
 
-    def __init__(self, name: str, linkfun: Callable[[np.ndarray], np.ndarray],
-                 linkinv: Callable[[np.ndarray], np.ndarray],
-                 mu_eta: Callable[[np.ndarray], np.ndarray],
-                 valideta: Callable[[np.ndarray], bool] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        linkfun: Callable[[np.ndarray], np.ndarray],
+        linkinv: Callable[[np.ndarray], np.ndarray],
+        mu_eta: Callable[[np.ndarray], np.ndarray],
+        valideta: Callable[[np.ndarray], bool] | None = None,
+    ) -> None:
         for label, f in (("linkfun", linkfun), ("linkinv", linkinv), ("mu_eta", mu_eta)):
             if not callable(f):
-                raise MixedLMError(
-                    f"FunctionLink: {label} must be callable, got {type(f).__name__}")
+                raise MixedLMError(f"FunctionLink: {label} must be callable, got {type(f).__name__}")
         self.name = str(name)
         self._linkfun, self._linkinv, self._mu_eta = linkfun, linkinv, mu_eta
         self._valideta = valideta
@@ -476,13 +489,21 @@ class FunctionLink(Link):
 #: R's link names → classes.
 LINK_CLASSES: dict[str, type[Link]] = {
     cls.name: cls
-    for cls in (LogitLink, ProbitLink, CloglogLink, CauchitLink, LogLink, IdentityLink,
-                SqrtLink, InverseLink, InverseSquareLink)
+    for cls in (
+        LogitLink,
+        ProbitLink,
+        CloglogLink,
+        CauchitLink,
+        LogLink,
+        IdentityLink,
+        SqrtLink,
+        InverseLink,
+        InverseSquareLink,
+    )
 }
 
 
-def make_link(link: str | Link, allowed: tuple[str, ...] | None = None,
-              family: str | None = None) -> Link:
+def make_link(link: str | Link, allowed: tuple[str, ...] | None = None, family: str | None = None) -> Link:
     """Resolve a link given by R's name (or pass a :class:`Link` instance through).
 
     Parameters

@@ -180,7 +180,7 @@ class LmmObjective:
         off = 0
         theta = np.asarray(theta, dtype=np.float64)
         for t in self.re.terms:
-            uk = u[off:off + t.q].reshape(t.nlev, t.S)
+            uk = u[off : off + t.q].reshape(t.nlev, t.S)
             b.append(uk @ t.template(theta).T)
             off += t.q
         if p:
@@ -188,8 +188,17 @@ class LmmObjective:
             vcov = sigma * sigma * (RXinv.T @ RXinv)
         else:
             vcov = np.zeros((0, 0))
-        return LmmSolution(objective=self._criterion(ldL2, ldRX2, pwrss, self.reml), beta=beta,
-                           sigma=sigma, u=u, b=b, vcov_beta=vcov, ldL2=ldL2, ldRX2=ldRX2, pwrss=pwrss)
+        return LmmSolution(
+            objective=self._criterion(ldL2, ldRX2, pwrss, self.reml),
+            beta=beta,
+            sigma=sigma,
+            u=u,
+            b=b,
+            vcov_beta=vcov,
+            ldL2=ldL2,
+            ldRX2=ldRX2,
+            pwrss=pwrss,
+        )
 
     def cond_var(self, theta: np.ndarray, sigma: float) -> list[np.ndarray]:
         """Conditional covariance blocks of ``b`` per level, as lme4's ``ranef(condVar=TRUE)``.

@@ -1,4 +1,6 @@
-"""The log-likelihood of one observation as a function of η, and its η-derivatives — one implementation per family and link.
+"""The log-likelihood of one observation as a function of η and its η-derivatives.
+
+One implementation per family and link.
 
 Every engine uses these: PIRLS (its IRLS working values and Newton steps), adaptive
 quadrature (ℓ at the nodes), the Bayesian MAP and VB engines (ℓ, ℓ', ℓ'').  They are
@@ -31,7 +33,8 @@ Kernels (each careful in the tails; no clamping of μ):
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -49,14 +52,17 @@ _EXP_MAX = 700.0
 _LOG_2PI = math.log(2.0 * math.pi)
 
 #: Links valid on part of the real line only: no Gaussian expectation of ℓ exists there.
-HALF_LINE = {("binomial", "log"): "μ = exp(η) is a probability only for η < 0",
-             ("poisson", "identity"): "μ = η is a Poisson mean only for η > 0",
-             ("poisson", "sqrt"): "the sqrt link requires η > 0 (R's valideta)"}
+HALF_LINE = {
+    ("binomial", "log"): "μ = exp(η) is a probability only for η < 0",
+    ("poisson", "identity"): "μ = η is a Poisson mean only for η > 0",
+    ("poisson", "sqrt"): "the sqrt link requires η > 0 (R's valideta)",
+}
 
 
 # --------------------------------------------------------------------------------------
 # compiled kernels: binomial-logit and Poisson-log
 # --------------------------------------------------------------------------------------
+
 
 @njit(cache=True, nogil=True)
 def binomial_logit_kernel(eta, t, log1p_t, y, a, c_y, irls, mu, d1, d2, ll):  # pragma: no cover - compiled
@@ -200,6 +206,7 @@ def _compiled(kind: str, eta: np.ndarray, y: np.ndarray, a: np.ndarray, order: i
 # --------------------------------------------------------------------------------------
 # NumPy kernels: the other binomial and Poisson links (s successes, f failures)
 # --------------------------------------------------------------------------------------
+
 
 def _probit(eta: np.ndarray, s: np.ndarray, f: np.ndarray, order: int) -> tuple:
     """Binomial–probit: ``ℓ = s log Φ(η) + f log Φ(−η)``.
@@ -352,6 +359,7 @@ def _generic(family: Any, eta: np.ndarray, y: np.ndarray, a: np.ndarray, order: 
 # --------------------------------------------------------------------------------------
 # the entry points (used through Family.loglik_eta / Family.loglik_constant)
 # --------------------------------------------------------------------------------------
+
 
 def kind(family: Any) -> str | None:
     """``"binomial_logit"`` / ``"poisson_log"`` for the compiled pairs, else None."""

@@ -148,9 +148,20 @@ class Pirls:
     #: is taken to be rounding noise of an ill-conditioned system: converged.
     STALL_STEP = 1e-7
 
-    def __init__(self, re: Any, X: np.ndarray, y: np.ndarray, prior_weights: np.ndarray,
-                 offset: np.ndarray, family: Any, builder: Any, engine: str = "auto",
-                 tol_step: float = 1e-13, maxit: int = 100, laplace: str = "expected") -> None:
+    def __init__(
+        self,
+        re: Any,
+        X: np.ndarray,
+        y: np.ndarray,
+        prior_weights: np.ndarray,
+        offset: np.ndarray,
+        family: Any,
+        builder: Any,
+        engine: str = "auto",
+        tol_step: float = 1e-13,
+        maxit: int = 100,
+        laplace: str = "expected",
+    ) -> None:
         self.re = re
         self.X = np.asfortranarray(X, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
@@ -162,8 +173,9 @@ class Pirls:
         self.tol_step = float(tol_step)
         self.maxit = maxit
         if laplace not in ("expected", "observed"):
-            raise MixedLMError(f"laplace must be 'expected' (lme4's) or 'observed' (the exact Laplace "
-                               f"approximation), not {laplace!r}")
+            raise MixedLMError(
+                f"laplace must be 'expected' (lme4's) or 'observed' (the exact Laplace approximation), not {laplace!r}"
+            )
         self.laplace = laplace
         self._neg2_saturated: float | None = None
         from mixedlm.engines.families import Binomial, NegativeBinomial, Poisson
@@ -193,12 +205,13 @@ class Pirls:
         """``out += Z Λ u`` (term ``k`` contributes ``Z_k (U_k T_kᵀ)[codes_k]``)."""
         off = 0
         for (codes, Z, nlev, S), T in zip(self._terms, templates):
-            uk = u[off:off + nlev * S].reshape(nlev, S)
+            uk = u[off : off + nlev * S].reshape(nlev, S)
             off += nlev * S
             add_term_effects(out, codes, Z, uk * T[0, 0] if S == 1 else uk @ T.T)
 
-    def _eta(self, beta: np.ndarray | None, u: np.ndarray, templates: list[np.ndarray],
-             fixed_eta: np.ndarray | None = None) -> np.ndarray:
+    def _eta(
+        self, beta: np.ndarray | None, u: np.ndarray, templates: list[np.ndarray], fixed_eta: np.ndarray | None = None
+    ) -> np.ndarray:
         """``η = Xβ + o + ZΛu`` (``fixed_eta = Xβ + o`` when already known)."""
         eta = self.X @ beta + self.offset if fixed_eta is None else fixed_eta.copy()
         self._add_z_lambda_u(eta, u, templates)
@@ -237,9 +250,15 @@ class Pirls:
                 fac.reset_values(A)
         return fac
 
-    def _factor_iterate(self, which: str, T: list[np.ndarray], X: np.ndarray, eta_fit: np.ndarray,
-                        wv: WorkingValues, newton: tuple[np.ndarray, np.ndarray] | None
-                        ) -> tuple[np.ndarray, Any, bool, bool]:
+    def _factor_iterate(
+        self,
+        which: str,
+        T: list[np.ndarray],
+        X: np.ndarray,
+        eta_fit: np.ndarray,
+        wv: WorkingValues,
+        newton: tuple[np.ndarray, np.ndarray] | None,
+    ) -> tuple[np.ndarray, Any, bool, bool]:
         """Factor the penalized system of one PIRLS iteration, Newton weights first, Fisher as fallback.
 
         With weights ``w`` and working residuals ``r`` — the observed information
@@ -311,8 +330,10 @@ class Pirls:
             newton = None if flat else self.working.newton(eta, wv)
             w, fac, ok, observed = self._factor_iterate("u", T, self._X0, eta - fixed_eta, wv, newton)
             if not ok:
-                raise PirlsError("PIRLS failed: the penalized weighted system is not positive definite "
-                                 "(working weights may have underflowed); try other starting values")
+                raise PirlsError(
+                    "PIRLS failed: the penalized weighted system is not positive definite "
+                    "(working weights may have underflowed); try other starting values"
+                )
             if flat:
                 break
             delta = fac.solve_u(np.zeros(0)) - u
@@ -333,9 +354,11 @@ class Pirls:
             else:
                 if size <= self.STALL_STEP:
                     break  # no decrease left to find: the mode to the accuracy the system allows
-                raise PirlsError("PIRLS step-halving could not reduce the penalized deviance; the model may "
-                                 "be too complex for the data (try nAGQ=0, fewer random effects, or "
-                                 "rescaled covariates)")
+                raise PirlsError(
+                    "PIRLS step-halving could not reduce the penalized deviance; the model may "
+                    "be too complex for the data (try nAGQ=0, fewer random effects, or "
+                    "rescaled covariates)"
+                )
             flat = self._flat(old, pdev_try, size)
             u, eta, wv = u_try, eta_try, wv_try
         else:
@@ -343,8 +366,13 @@ class Pirls:
         w, fac = self._final_factor("u", T, self._X0, eta, fixed_eta, wv, w, fac, observed)
         return self._state(u, beta, eta, wv, w, fac, it)
 
-    def solve_beta_u(self, theta: np.ndarray, beta0: np.ndarray | None = None,
-                     eta0: np.ndarray | None = None, u0: np.ndarray | None = None) -> PirlsState:
+    def solve_beta_u(
+        self,
+        theta: np.ndarray,
+        beta0: np.ndarray | None = None,
+        eta0: np.ndarray | None = None,
+        u0: np.ndarray | None = None,
+    ) -> PirlsState:
         """Joint ``(β̂, û)(θ)`` (the ``nAGQ = 0`` objective and the starting GLM fit).
 
         Starts from ``beta0`` (and ``u0``, else ``u = 0``) — or, without ``beta0``,
@@ -376,13 +404,15 @@ class Pirls:
             newton = None if flat else self.working.newton(eta, wv)
             w, fac, ok, observed = self._factor_iterate("b", T, self.X, eta - self.offset, wv, newton)
             if not ok:
-                raise PirlsError("PIRLS failed: X'WX is not positive definite at the working weights; "
-                                 "check for separation or collinear fixed effects")
+                raise PirlsError(
+                    "PIRLS failed: X'WX is not positive definite at the working weights; "
+                    "check for separation or collinear fixed effects"
+                )
             if flat:
                 break
             LXX = fac.fixed_factor()
-            RX = np.asfortranarray(np.tril(LXX[:self.p, :self.p]))
-            beta_new = lapack.dtrtrs(RX, LXX[self.p, :self.p].copy(), lower=1, trans=1)[0] if self.p else beta
+            RX = np.asfortranarray(np.tril(LXX[: self.p, : self.p]))
+            beta_new = lapack.dtrtrs(RX, LXX[self.p, : self.p].copy(), lower=1, trans=1)[0] if self.p else beta
             u_new = fac.solve_u(beta_new)
             db, du = beta_new - beta, u_new - u
             size = self._step_size(np.concatenate([du, db]), np.concatenate([u, beta]))
@@ -401,9 +431,11 @@ class Pirls:
             else:
                 if size <= self.STALL_STEP:
                     break
-                raise PirlsError("PIRLS step-halving could not reduce the penalized deviance; the model may "
-                                 "be too complex for the data or the fixed effects separate the response "
-                                 "(try removing the offending covariate)")
+                raise PirlsError(
+                    "PIRLS step-halving could not reduce the penalized deviance; the model may "
+                    "be too complex for the data or the fixed effects separate the response "
+                    "(try removing the offending covariate)"
+                )
             flat = not first_free and self._flat(pdev, pdev_try, size)
             beta, u, eta, wv, pdev = b_try, u_try, eta_try, wv_try, pdev_try
             first_free = False
@@ -412,8 +444,18 @@ class Pirls:
         w, fac = self._final_factor("b", T, self.X, eta, self.offset, wv, w, fac, observed)
         return self._state(u, beta, eta, wv, w, fac, it)
 
-    def _final_factor(self, which: str, T: list[np.ndarray], X: np.ndarray, eta: np.ndarray, base: np.ndarray,
-                      wv: WorkingValues, w: np.ndarray, fac: Any, observed: bool) -> tuple[np.ndarray, Any]:
+    def _final_factor(
+        self,
+        which: str,
+        T: list[np.ndarray],
+        X: np.ndarray,
+        eta: np.ndarray,
+        base: np.ndarray,
+        wv: WorkingValues,
+        w: np.ndarray,
+        fac: Any,
+        observed: bool,
+    ) -> tuple[np.ndarray, Any]:
         """The factor of the Laplace term at the mode, with the weights :attr:`laplace` asks for.
 
         The last iteration's factor is kept when its weights are the right kind;
@@ -433,14 +475,20 @@ class Pirls:
         A = self.builder.build(X, (eta - base) + wres, w, log_weights=False)
         fac = self._factor(which, A)
         if not fac.factor(T):
-            raise PirlsError("PIRLS failed: the penalized system is not positive definite at the mode"
-                             + ("" if self.laplace == "expected" else
-                                " with the observed information, which the exact Laplace approximation needs; "
-                                "use GlmerControl(laplace='expected')"))
+            raise PirlsError(
+                "PIRLS failed: the penalized system is not positive definite at the mode"
+                + (
+                    ""
+                    if self.laplace == "expected"
+                    else " with the observed information, which the exact Laplace approximation needs; "
+                    "use GlmerControl(laplace='expected')"
+                )
+            )
         return w, fac
 
-    def _state(self, u: np.ndarray, beta: np.ndarray, eta: np.ndarray, wv: WorkingValues, w: np.ndarray,
-               fac: Any, it: int) -> PirlsState:
+    def _state(
+        self, u: np.ndarray, beta: np.ndarray, eta: np.ndarray, wv: WorkingValues, w: np.ndarray, fac: Any, it: int
+    ) -> PirlsState:
         mu, dev = wv.mu, wv.dev
         if self.family.has_scale:
             # lme4: R's family$aic with the dispersion re-estimated as dev / Σw (includes its +2)
@@ -453,5 +501,16 @@ class Pirls:
         else:
             neg2ll = -2.0 * float(np.sum(self.family.loglik(self.y, mu, self.a)))
         pearson = float(np.sum(self.a * (self.y - mu) ** 2 / self.family.variance(mu)))
-        return PirlsState(u=u, beta=beta, eta=eta, mu=mu, weights=w, ldL2=fac.logdet_zz(),
-                          dev=dev, neg2loglik=neg2ll, iterations=it, factor=fac, wrss=pearson)
+        return PirlsState(
+            u=u,
+            beta=beta,
+            eta=eta,
+            mu=mu,
+            weights=w,
+            ldL2=fac.logdet_zz(),
+            dev=dev,
+            neg2loglik=neg2ll,
+            iterations=it,
+            factor=fac,
+            wrss=pearson,
+        )

@@ -89,13 +89,13 @@ class WorkingEvaluator:
             mu, w, wres = np.empty(n), np.empty(n), np.empty(n)
             if self.kind == "binomial_logit":  # exp of a clipped η cannot overflow
                 t = np.exp(np.minimum(np.maximum(eta, -loglik.LOGIT_THRESH), loglik.LOGIT_THRESH))
-                dev = loglik.binomial_logit_kernel(eta, t, np.log1p(t), self.y, self.a, self._c, True,
-                                                   mu, wres, w, self._unused)
+                dev = loglik.binomial_logit_kernel(
+                    eta, t, np.log1p(t), self.y, self.a, self._c, True, mu, wres, w, self._unused
+                )
             else:
                 with np.errstate(over="ignore"):
                     t = np.exp(eta)
-                dev = loglik.poisson_log_kernel(eta, t, self.y, self.a, self._c, True, mu, wres, w,
-                                                self._unused)
+                dev = loglik.poisson_log_kernel(eta, t, self.y, self.a, self._c, True, mu, wres, w, self._unused)
             return WorkingValues(mu=mu, weights=w, wres=wres, dev=float(dev))
         fam = self.family
         mu = fam.link.linkinv(eta)

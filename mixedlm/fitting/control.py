@@ -89,9 +89,13 @@ class LmerControl:
     def settings_for(self, name: str) -> dict[str, Any]:
         """Settings for the named optimizer: NLopt tolerances, or ``maxfun`` for SciPy."""
         if is_nlopt(name):
-            settings: dict[str, Any] = {"maxfun": int(self.maxfun), "ftol_abs": self.ftol_abs,
-                                        "xtol_abs": self.xtol_abs, "xtol_rel": self.xtol_rel,
-                                        "initial_step": None}
+            settings: dict[str, Any] = {
+                "maxfun": int(self.maxfun),
+                "ftol_abs": self.ftol_abs,
+                "xtol_abs": self.xtol_abs,
+                "xtol_rel": self.xtol_rel,
+                "initial_step": None,
+            }
         else:
             settings = {"maxfun": int(self.maxfun)}
         settings.update(self.opt_ctrl)
@@ -178,11 +182,12 @@ class GlmerControl(LmerControl):
         opt = self.optimizer
         names = list(opt) if isinstance(opt, (tuple, list)) else [opt]
         if not names or len(names) > 2 or not all(isinstance(n, str) for n in names):
-            raise MixedLMError("optimizer must be a name or a pair of names (stage 1, stage 2), "
-                               f"not {opt!r}")
+            raise MixedLMError(f"optimizer must be a name or a pair of names (stage 1, stage 2), not {opt!r}")
         if self.laplace not in ("expected", "observed"):
-            raise MixedLMError(f"laplace must be 'expected' (lme4's Laplace approximation) or 'observed' (the "
-                               f"exact Laplace approximation, glmmTMB's), not {self.laplace!r}")
+            raise MixedLMError(
+                f"laplace must be 'expected' (lme4's Laplace approximation) or 'observed' (the "
+                f"exact Laplace approximation, glmmTMB's), not {self.laplace!r}"
+            )
         super().__post_init__()
 
     def stage_optimizer(self, stage: int) -> str:

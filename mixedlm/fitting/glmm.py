@@ -84,12 +84,19 @@ class GlmmSetup:
 def resolve_family(family: Any) -> Any:
     """A family instance from an instance, a family class, or R's name (``"binomial"``)."""
     if isinstance(family, str):
-        table = {"binomial": fams.Binomial, "poisson": fams.Poisson, "gaussian": fams.Gaussian,
-                 "gamma": fams.Gamma, "inverse.gaussian": fams.InverseGaussian}
+        table = {
+            "binomial": fams.Binomial,
+            "poisson": fams.Poisson,
+            "gaussian": fams.Gaussian,
+            "gamma": fams.Gamma,
+            "inverse.gaussian": fams.InverseGaussian,
+        }
         key = family.lower()
         if key not in table:
-            raise MixedLMError(f"unknown family {family!r}; use one of {sorted(table)} or an instance "
-                               "such as mlm.families.Binomial(link='probit')")
+            raise MixedLMError(
+                f"unknown family {family!r}; use one of {sorted(table)} or an instance "
+                "such as mlm.families.Binomial(link='probit')"
+            )
         return table[key]()
     if isinstance(family, type):
         return family()
@@ -98,35 +105,56 @@ def resolve_family(family: Any) -> Any:
     return family
 
 
-def build_glmm(formula: str, data: pd.DataFrame, family: Any, *, weights: Any = None, offset: Any = None,
-               na_action: str = "omit", data_name: str | None = None) -> GlmmSetup:
+def build_glmm(
+    formula: str,
+    data: pd.DataFrame,
+    family: Any,
+    *,
+    weights: Any = None,
+    offset: Any = None,
+    na_action: str = "omit",
+    data_name: str | None = None,
+) -> GlmmSetup:
     """Stage 1: formula, data and family → :class:`GlmmSetup` (all input checks happen here)."""
     if not isinstance(formula, str):
         raise MixedLMError(f"formula must be a string like 'y ~ x + (1 | g)', not {type(formula).__name__}")
     data = as_pandas_frame(data)
     family = resolve_family(family)
     if family.name.startswith("quasi"):
-        raise MixedLMError("quasi families have no likelihood, so glmer cannot fit them by maximum likelihood "
-                           "(lme4 refuses them too); use a family with a likelihood, e.g. Poisson() or "
-                           "NegativeBinomial(theta) for overdispersed counts")
+        raise MixedLMError(
+            "quasi families have no likelihood, so glmer cannot fit them by maximum likelihood "
+            "(lme4 refuses them too); use a family with a likelihood, e.g. Poisson() or "
+            "NegativeBinomial(theta) for overdispersed counts"
+        )
     is_binomial = family.name == "binomial"
-    frame = build_model_frame(formula, data, weights=weights, offset=offset, na_action=na_action,
-                              allow_nlev_equal_nobs=True, binary_factor_ok=is_binomial)
+    frame = build_model_frame(
+        formula,
+        data,
+        weights=weights,
+        offset=offset,
+        na_action=na_action,
+        allow_nlev_equal_nobs=True,
+        binary_factor_ok=is_binomial,
+    )
     name = frame.parsed.response or "response"
     y = np.asarray(frame.y, dtype=np.float64)
     w = np.ones_like(y) if frame.weights is None else np.asarray(frame.weights, dtype=np.float64)
     if frame.trials is not None:
         if not is_binomial:
-            raise DataError(f"the response {name!r} is a binomial (successes, trials) response but the "
-                            f"family is {family.name}; use family=mlm.families.Binomial()")
+            raise DataError(
+                f"the response {name!r} is a binomial (successes, trials) response but the "
+                f"family is {family.name}; use family=mlm.families.Binomial()"
+            )
         trials = np.asarray(frame.trials, dtype=np.float64)
         if frame.parsed.response_kind == "ratio" and frame.weights is not None:
             # R's idiom `s / n ~ ..., weights = n`: the weights ARE the trials, not a multiplier
             if not np.allclose(w, trials):
-                raise DataError(f"the response {name!r} already gives the number of trials (its denominator); "
-                                "weights may only repeat those trials (R's `weights = n` idiom). For other "
-                                "weights use cbind(successes, failures) with weights, or a plain proportion "
-                                "with weights = trials")
+                raise DataError(
+                    f"the response {name!r} already gives the number of trials (its denominator); "
+                    "weights may only repeat those trials (R's `weights = n` idiom). For other "
+                    "weights use cbind(successes, failures) with weights, or a plain proportion "
+                    "with weights = trials"
+                )
             a = trials
         else:
             a = trials * w
@@ -137,12 +165,19 @@ def build_glmm(formula: str, data: pd.DataFrame, family: Any, *, weights: Any = 
         if np.all(y == 0):
             raise DataError(f"the response {name!r} is 0 for every observation: there is nothing to model")
         if is_binomial and np.all(y == 1):
-            raise DataError(f"the response {name!r} is 1 (success) for every observation: there is "
-                            "nothing to model")
+            raise DataError(f"the response {name!r} is 1 (success) for every observation: there is nothing to model")
     fe = build_fixed_effects(frame.X, list(frame.X_names))
     re = re_structure_from_frame(frame)
-    return GlmmSetup(frame=frame, fe=fe, re=re, builder=CrossProductBuilder(re.terms), y=y,
-                     prior_weights=a, family=family, data_name=data_name)
+    return GlmmSetup(
+        frame=frame,
+        fe=fe,
+        re=re,
+        builder=CrossProductBuilder(re.terms),
+        y=y,
+        prior_weights=a,
+        family=family,
+        data_name=data_name,
+    )
 
 
 def with_response(setup: GlmmSetup, response: np.ndarray) -> GlmmSetup:
@@ -152,14 +187,16 @@ def with_response(setup: GlmmSetup, response: np.ndarray) -> GlmmSetup:
     """
     y_new = np.asarray(response, dtype=np.float64).ravel()
     if y_new.shape[0] != setup.y.shape[0]:
-        raise DataError(f"the new response has {y_new.shape[0]} values; the model was fitted to "
-                        f"{setup.y.shape[0]} observations")
+        raise DataError(
+            f"the new response has {y_new.shape[0]} values; the model was fitted to {setup.y.shape[0]} observations"
+        )
     setup.family.validate_response(y_new, setup.prior_weights, "new response")
     return replace(setup, y=y_new, frame=replace(setup.frame, y=y_new))
 
 
-def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl | None = None,
-                        max_points: int | None = 100) -> GlmmObjective:
+def make_glmm_objective(
+    setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl | None = None, max_points: int | None = 100
+) -> GlmmObjective:
     """Stage 2: PIRLS and the deviance functions; β starts from a GLM fit (θ = 0).
 
     ``max_points`` bounds ``nAGQ`` per dimension (None: only the grid limit
@@ -173,11 +210,22 @@ def make_glmm_objective(setup: GlmmSetup, nAGQ: int = 1, control: GlmerControl |
             raise MixedLMError(
                 f"nAGQ > 1 is not available for the {setup.family.name} family: its Laplace deviance uses a "
                 "dispersion re-estimated at every evaluation (lme4's approximation), which has no matching "
-                "quadrature; use nAGQ=1")
+                "quadrature; use nAGQ=1"
+            )
         engine = "blocked"  # one grouping factor: the blocked factor is block diagonal, which AGQ uses
-    pirls = Pirls(setup.re, setup.fe.X, setup.y, setup.prior_weights, setup.frame.offset, setup.family,
-                  setup.builder, engine=engine, tol_step=control.pirls_tol, maxit=control.pirls_maxit,
-                  laplace=control.laplace)
+    pirls = Pirls(
+        setup.re,
+        setup.fe.X,
+        setup.y,
+        setup.prior_weights,
+        setup.frame.offset,
+        setup.family,
+        setup.builder,
+        engine=engine,
+        tol_step=control.pirls_tol,
+        maxit=control.pirls_maxit,
+        laplace=control.laplace,
+    )
     glm = pirls.solve_beta_u(np.zeros(setup.re.n_theta))
     objective = GlmmObjective(pirls, nAGQ, glm.beta, warm_start=control.pirls_warm_start)
     # lme4's lp0: every nAGQ=0 evaluation starts PIRLS from the converged predictor at the default θ
@@ -200,13 +248,17 @@ def _start(setup: GlmmSetup, start: Any) -> tuple[np.ndarray | None, np.ndarray 
     if theta is not None:
         theta = np.asarray(theta, dtype=np.float64).ravel()
         if theta.shape[0] != setup.re.n_theta:
-            raise MixedLMError(f"start has {theta.shape[0]} θ values but the model has {setup.re.n_theta} "
-                               f"({', '.join(setup.re.theta_names)})")
+            raise MixedLMError(
+                f"start has {theta.shape[0]} θ values but the model has {setup.re.n_theta} "
+                f"({', '.join(setup.re.theta_names)})"
+            )
     if beta is not None:
         beta = np.asarray(beta, dtype=np.float64).ravel()
         if beta.shape[0] != setup.fe.p:
-            raise MixedLMError(f"start['fixef'] has {beta.shape[0]} values but the model has {setup.fe.p} "
-                               f"fixed effects ({', '.join(setup.fe.names)})")
+            raise MixedLMError(
+                f"start['fixef'] has {beta.shape[0]} values but the model has {setup.fe.p} "
+                f"fixed effects ({', '.join(setup.fe.names)})"
+            )
     return theta, beta
 
 
@@ -215,11 +267,14 @@ def _warn_unconverged(opt: OptSummary, stage: str) -> None:
         warn_at_caller(
             f"{stage}: optimizer {opt.optimizer} stopped without convergence ({opt.message}) after "
             f"{opt.feval} evaluations; try GlmerControl(maxfun=...) with a larger limit, another optimizer, "
-            "or rescaling covariates", ConvergenceWarning)
+            "or rescaling covariates",
+            ConvergenceWarning,
+        )
 
 
-def polish_optimum(fun: Any, opt: OptSummary, lower: np.ndarray, scale: np.ndarray,
-                   control: GlmerControl, optimizer: str = "bobyqa") -> None:
+def polish_optimum(
+    fun: Any, opt: OptSummary, lower: np.ndarray, scale: np.ndarray, control: GlmerControl, optimizer: str = "bobyqa"
+) -> None:
     """Newton-polish ``opt``'s optimum in place (:func:`mixedlm.optim.polish.newton_polish`).
 
     ``opt.final``, ``opt.fmin`` and ``opt.feval`` are updated and ``opt.polish``
@@ -259,8 +314,9 @@ def polish_optimum(fun: Any, opt: OptSummary, lower: np.ndarray, scale: np.ndarr
 TIGHT_NLOPT = {"ftol_abs": 1e-10, "xtol_rel": 1e-8}
 
 
-def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerControl | None = None,
-                  start: Any = None) -> tuple[OptSummary | None, OptSummary | None]:
+def optimize_glmm(
+    objective: GlmmObjective, setup: GlmmSetup, control: GlmerControl | None = None, start: Any = None
+) -> tuple[OptSummary | None, OptSummary | None]:
     """Stage 3: lme4's two optimization stages, then a Newton polish of the final one.
 
     Stage 1 minimizes the ``nAGQ = 0`` deviance over θ (β from PIRLS).  For
@@ -285,8 +341,9 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
         settings = control.settings_for(name)
         if "xtol_rel" in settings and "xtol_rel" not in control.opt_ctrl:
             settings["xtol_rel"] = control.xtol_rel_stage1
-        opt1 = minimize(objective.deviance_theta, theta_start, re.lower, optimizer=name,
-                        keep_log=control.keep_log, **settings)
+        opt1 = minimize(
+            objective.deviance_theta, theta_start, re.lower, optimizer=name, keep_log=control.keep_log, **settings
+        )
         _warn_unconverged(opt1, "nAGQ=0 stage")
         if objective.nAGQ == 0:
             polish_optimum(objective.deviance_theta, opt1, re.lower, theta_scale(opt1.final), control, name)
@@ -310,7 +367,7 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
     if "initial_step" in settings and settings["initial_step"] is None:
         # one fifth of the θ scale and 0.3 standard errors of β: BOBYQA's first model is built
         # from points that differ by a comparable amount in every direction
-        settings["initial_step"] = np.concatenate([0.2 * scale[:re.n_theta], 0.3 * beta_scale])
+        settings["initial_step"] = np.concatenate([0.2 * scale[: re.n_theta], 0.3 * beta_scale])
     opt2 = minimize(objective.deviance, par0, lower, optimizer=name, keep_log=control.keep_log, **settings)
     check_boundary(objective.deviance, opt2, lower, control.boundary_tol)
     _warn_unconverged(opt2, "Laplace/AGQ stage" if objective.nAGQ else "")
@@ -322,8 +379,9 @@ def optimize_glmm(objective: GlmmObjective, setup: GlmmSetup, control: GlmerCont
 AUTO_AGQ_START = {1: 9, 2: 5}
 
 
-def fit_auto_agq(setup: GlmmSetup, control: GlmerControl, start: Any = None
-                 ) -> tuple[GlmmObjective, OptSummary | None, OptSummary, list[tuple[int, float, float]]]:
+def fit_auto_agq(
+    setup: GlmmSetup, control: GlmerControl, start: Any = None
+) -> tuple[GlmmObjective, OptSummary | None, OptSummary, list[tuple[int, float, float]]]:
     """``nAGQ="auto"``: refine the quadrature rule until its error at the optimum is below ``agq_tol``.
 
     Starts from :data:`AUTO_AGQ_START` points per dimension (3 for terms of
@@ -343,8 +401,10 @@ def fit_auto_agq(setup: GlmmSetup, control: GlmerControl, start: Any = None
     """
     check_single_factor(setup.re, "nAGQ='auto'")
     if setup.family.has_scale:
-        raise MixedLMError(f"nAGQ='auto' is not available for the {setup.family.name} family (adaptive "
-                           "quadrature needs a family without a dispersion parameter); use nAGQ=1")
+        raise MixedLMError(
+            f"nAGQ='auto' is not available for the {setup.family.name} family (adaptive "
+            "quadrature needs a family without a dispersion parameter); use nAGQ=1"
+        )
     S = setup.re.terms[0].S
     n = setup.y.shape[0]
     nt = setup.re.n_theta
@@ -355,20 +415,23 @@ def fit_auto_agq(setup: GlmmSetup, control: GlmerControl, start: Any = None
     history = [(k, qc.error, opt2.fmin)]
     while qc.error > control.agq_tol:
         k_next = qc.nAGQ_check
-        if k_next <= k or n * k_next ** S > control.agq_max_row_nodes or k_next ** S > MAX_AGQ_NODES:
+        if k_next <= k or n * k_next**S > control.agq_max_row_nodes or k_next**S > MAX_AGQ_NODES:
             warn_at_caller(
                 f"nAGQ='auto' stopped at {k} points per dimension with a quadrature error of {qc.error:.3g} "
                 f"log-likelihood units (target {control.agq_tol}): the next rule ({k_next} points, "
-                f"{n * k_next ** S:.3g} row-node evaluations per deviance) exceeds "
-                "GlmerControl(agq_max_row_nodes); raise it, or use fewer random effects", AccuracyWarning)
+                f"{n * k_next**S:.3g} row-node evaluations per deviance) exceeds "
+                "GlmerControl(agq_max_row_nodes); raise it, or use fewer random effects",
+                AccuracyWarning,
+            )
             break
         par = np.array(opt2.final)
         k = k_next
         nxt = make_glmm_objective(setup, nAGQ=k, control=control, max_points=None)
         nxt.u_anchor = objective.state(par).u
         nxt.eta_anchor = objective.eta_anchor
-        _, opt2 = optimize_glmm(nxt, setup, control=replace(control, nAGQ0initStep=False),
-                                start={"theta": par[:nt], "fixef": par[nt:]})
+        _, opt2 = optimize_glmm(
+            nxt, setup, control=replace(control, nAGQ0initStep=False), start={"theta": par[:nt], "fixef": par[nt:]}
+        )
         objective = nxt
         qc = quadrature_check(objective, np.array(opt2.final), opt2.fmin)
         history.append((k, qc.error, opt2.fmin))
@@ -382,8 +445,13 @@ def _nb_theta_ml(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
 
     def nll(t: float) -> float:
         th = math.exp(t)
-        ll = (gammaln(th + y) - gammaln(th) - gammaln(y + 1) + th * np.log(th / (th + mu))
-              + y * np.log(np.where(y > 0, mu / (th + mu), 1.0)))
+        ll = (
+            gammaln(th + y)
+            - gammaln(th)
+            - gammaln(y + 1)
+            + th * np.log(th / (th + mu))
+            + y * np.log(np.where(y > 0, mu / (th + mu), 1.0))
+        )
         return -float(np.sum(w * ll))
 
     # MASS's moment start: n / Σ (y/μ − 1)²
@@ -393,9 +461,13 @@ def _nb_theta_ml(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
     return math.exp(float(res.x))
 
 
-def fit_glmm_stages(setup: GlmmSetup, nAGQ: int | str = 1, control: GlmerControl | None = None,
-                    start: Any = None, max_points: int | None = 100
-                    ) -> tuple[GlmmObjective, OptSummary | None, OptSummary | None, list[tuple[int, float, float]]]:
+def fit_glmm_stages(
+    setup: GlmmSetup,
+    nAGQ: int | str = 1,
+    control: GlmerControl | None = None,
+    start: Any = None,
+    max_points: int | None = 100,
+) -> tuple[GlmmObjective, OptSummary | None, OptSummary | None, list[tuple[int, float, float]]]:
     """Stages 2 and 3 on a setup: the objective, both optimizer summaries and the ``nAGQ="auto"`` history.
 
     ``nAGQ="auto"`` runs :func:`fit_auto_agq`; otherwise the history is empty.

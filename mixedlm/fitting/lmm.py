@@ -68,15 +68,25 @@ class LmmSetup:
 
 def re_structure_from_frame(frame: ModelFrame) -> ReStructure:
     """Random-effects structure from the model frame's blocks."""
-    return build_re_structure([
-        TermInput(group=b.group, codes=b.codes, levels=b.levels, Z=b.Z, colnames=b.colnames,
-                  correlated=b.correlated)
-        for b in frame.re_blocks
-    ])
+    return build_re_structure(
+        [
+            TermInput(
+                group=b.group, codes=b.codes, levels=b.levels, Z=b.Z, colnames=b.colnames, correlated=b.correlated
+            )
+            for b in frame.re_blocks
+        ]
+    )
 
 
-def build_lmm(formula: str, data: pd.DataFrame, *, weights: Any = None, offset: Any = None,
-              na_action: str = "omit", data_name: str | None = None) -> LmmSetup:
+def build_lmm(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    weights: Any = None,
+    offset: Any = None,
+    na_action: str = "omit",
+    data_name: str | None = None,
+) -> LmmSetup:
     """Stage 1: formula and data → :class:`LmmSetup`.
 
     Raises
@@ -89,8 +99,10 @@ def build_lmm(formula: str, data: pd.DataFrame, *, weights: Any = None, offset: 
     data = as_pandas_frame(data)
     frame = build_model_frame(formula, data, weights=weights, offset=offset, na_action=na_action)
     if frame.trials is not None:
-        raise DataError("lmer() fits a Gaussian response; a binomial response "
-                        f"({frame.parsed.response}) needs glmer(..., family=Binomial())")
+        raise DataError(
+            "lmer() fits a Gaussian response; a binomial response "
+            f"({frame.parsed.response}) needs glmer(..., family=Binomial())"
+        )
     fe = build_fixed_effects(frame.X, list(frame.X_names))
     re = re_structure_from_frame(frame)
     y = np.asarray(frame.y, dtype=np.float64) - frame.offset
@@ -110,8 +122,9 @@ def with_response(setup: LmmSetup, response: np.ndarray) -> LmmSetup:
     """
     y_new = np.asarray(response, dtype=np.float64).ravel()
     if y_new.shape[0] != setup.y.shape[0]:
-        raise DataError(f"the new response has {y_new.shape[0]} values; the model was fitted to "
-                        f"{setup.y.shape[0]} observations")
+        raise DataError(
+            f"the new response has {y_new.shape[0]} values; the model was fitted to {setup.y.shape[0]} observations"
+        )
     if not np.all(np.isfinite(y_new)):
         raise DataError("the new response contains NaN or infinite values")
     frame = replace(setup.frame, y=y_new)
@@ -134,9 +147,11 @@ def _check_response_varies(A: CrossProducts, name: str | None) -> None:
     except np.linalg.LinAlgError:
         r = 0.0
     if not r > 1e-10 * max(scale, 1e-300):
-        raise DataError(f"the response {name!r} is reproduced exactly by the fixed effects (for example it "
-                        "is constant), so the residual variance is zero and the model cannot be fitted; "
-                        "check the response column")
+        raise DataError(
+            f"the response {name!r} is reproduced exactly by the fixed effects (for example it "
+            "is constant), so the residual variance is zero and the model cannot be fitted; "
+            "check the response column"
+        )
 
 
 def make_lmm_objective(setup: LmmSetup, REML: bool = True, control: LmerControl | None = None) -> LmmObjective:
@@ -157,7 +172,8 @@ def _start_theta(setup: LmmSetup, start: Any) -> np.ndarray:
         if theta.shape[0] != re.n_theta:
             raise MixedLMError(
                 f"start has {theta.shape[0]} values but the model has {re.n_theta} θ parameters "
-                f"({', '.join(re.theta_names)})")
+                f"({', '.join(re.theta_names)})"
+            )
         if np.any(theta < re.lower):
             raise MixedLMError("start violates the lower bounds: diagonal θ entries must be >= 0")
         return theta
@@ -165,12 +181,15 @@ def _start_theta(setup: LmmSetup, start: Any) -> np.ndarray:
     return ms if ms is not None else re.default_start()
 
 
-def minimize_theta(objective: Any, theta0: np.ndarray, lower: np.ndarray, control: LmerControl,
-                   keep_log: bool = True) -> OptSummary:
+def minimize_theta(
+    objective: Any, theta0: np.ndarray, lower: np.ndarray, control: LmerControl, keep_log: bool = True
+) -> OptSummary:
     """lme4's ``optimizeLmer``: the optimizer, then ``restart_edge`` and the boundary check."""
+
     def run(start: np.ndarray) -> OptSummary:
-        return minimize(objective, start, lower, optimizer=control.optimizer, keep_log=keep_log,
-                        **control.optimizer_settings())
+        return minimize(
+            objective, start, lower, optimizer=control.optimizer, keep_log=keep_log, **control.optimizer_settings()
+        )
 
     opt = run(theta0)
     if control.restart_edge:
@@ -179,8 +198,9 @@ def minimize_theta(objective: Any, theta0: np.ndarray, lower: np.ndarray, contro
     return opt
 
 
-def optimize_lmm(objective: LmmObjective, setup: LmmSetup, control: LmerControl | None = None,
-                 start: Any = None) -> OptSummary:
+def optimize_lmm(
+    objective: LmmObjective, setup: LmmSetup, control: LmerControl | None = None, start: Any = None
+) -> OptSummary:
     """Stage 3: minimize the objective over θ; returns the run's :class:`OptSummary`."""
     control = control or LmerControl()
     theta0 = _start_theta(setup, start)
@@ -191,12 +211,14 @@ def optimize_lmm(objective: LmmObjective, setup: LmmSetup, control: LmerControl 
             f"optimizer {opt.optimizer} stopped without convergence ({opt.message}) after "
             f"{opt.feval} evaluations; try LmerControl(maxfun=...) with a larger limit, another "
             "optimizer (LmerControl(optimizer='neldermead')), or rescaling covariates",
-            ConvergenceWarning)
+            ConvergenceWarning,
+        )
     return opt
 
 
-def fit_lmm_stages(setup: LmmSetup, REML: bool = True, control: LmerControl | None = None,
-                   start: Any = None) -> tuple[LmmObjective, OptSummary]:
+def fit_lmm_stages(
+    setup: LmmSetup, REML: bool = True, control: LmerControl | None = None, start: Any = None
+) -> tuple[LmmObjective, OptSummary]:
     """Stages 2 and 3 on a setup: the objective and its optimum (BLAS limited as the control says)."""
     control = control or LmerControl()
     with blas_threads(control.blas_threads):

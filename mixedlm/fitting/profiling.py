@@ -79,13 +79,13 @@ class GlmmSdcorDeviance:
 
     def theta(self, par: np.ndarray) -> np.ndarray:
         """θ for a parameter vector ``(sdcor, β)``."""
-        return sdcor_to_theta(self.re, par[:self.n_theta])
+        return sdcor_to_theta(self.re, par[: self.n_theta])
 
     def __call__(self, par: np.ndarray) -> float:
         par = np.asarray(par, dtype=np.float64)
         if not np.all(np.isfinite(par)):
             return FAILED
-        return float(self.objective.deviance(np.concatenate([self.theta(par), par[self.n_theta:]])))
+        return float(self.objective.deviance(np.concatenate([self.theta(par), par[self.n_theta :]])))
 
 
 def _drop_fixed_column(A: Any, fw: float) -> Any:
@@ -99,7 +99,7 @@ def _drop_fixed_column(A: Any, fw: float) -> Any:
     fixed = []
     for F in A.fixed:
         G = np.empty((p, F.shape[1]))
-        G[:p - 1] = F[:p - 1]
+        G[: p - 1] = F[: p - 1]
         G[p - 1] = F[p] - fw * F[p - 1]
         fixed.append(G)
     T = np.zeros((p + 1, p))
@@ -133,7 +133,7 @@ class _ProblemBase:
     dev: Any
 
     def deviance_at(self, values: np.ndarray) -> float:
-        return float(self.dev(np.asarray(values, dtype=np.float64)[:self.n_var]))
+        return float(self.dev(np.asarray(values, dtype=np.float64)[: self.n_var]))
 
     def first_value(self, w: int, delta: float) -> float:
         """lme4's first step: ``1.01 p̂`` (``0.001`` at ``p̂ = 0``), kept within the bounds."""
@@ -181,8 +181,9 @@ class GlmmProfileProblem(_ProblemBase):
     control : GlmerControl
     """
 
-    def __init__(self, objective: Any, re: Any, theta: np.ndarray, beta: np.ndarray, fixef_names: list[str],
-                 control: Any) -> None:
+    def __init__(
+        self, objective: Any, re: Any, theta: np.ndarray, beta: np.ndarray, fixef_names: list[str], control: Any
+    ) -> None:
         slo, sup = sdcor_bounds(re)
         p = beta.shape[0]
         self.dev = GlmmSdcorDeviance(objective, re)

@@ -82,8 +82,7 @@ def depth_map(text: str) -> list[int]:
         elif ch in _CLOSE:
             if not stack:
                 raise FormulaError(
-                    f"unbalanced parentheses: '{ch}' at position {i} has no opening "
-                    f"partner in {snippet(text, i)!r}"
+                    f"unbalanced parentheses: '{ch}' at position {i} has no opening partner in {snippet(text, i)!r}"
                 )
             opener, at = stack.pop()
             if _OPEN[opener] != ch:
@@ -95,15 +94,11 @@ def depth_map(text: str) -> list[int]:
         else:
             depths.append(len(stack))
     if quote is not None:
-        raise FormulaError(
-            f"unterminated quote {quote} starting at position {quote_at} in "
-            f"{snippet(text, quote_at)!r}"
-        )
+        raise FormulaError(f"unterminated quote {quote} starting at position {quote_at} in {snippet(text, quote_at)!r}")
     if stack:
         opener, at = stack[-1]
         raise FormulaError(
-            f"unbalanced parentheses: '{opener}' at position {at} is never closed in "
-            f"{snippet(text, at)!r}"
+            f"unbalanced parentheses: '{opener}' at position {at} is never closed in {snippet(text, at)!r}"
         )
     return depths
 
@@ -173,11 +168,7 @@ def signed_chunks(text: str) -> list[tuple[str, str, int]]:
         (``"x + + z"``, ``"x +"``).
     """
     depths = depth_map(text)
-    cuts = [
-        i
-        for i, ch in enumerate(text)
-        if ch in "+-" and depths[i] == 0 and not _is_exponent_sign(text, i)
-    ]
+    cuts = [i for i, ch in enumerate(text) if ch in "+-" and depths[i] == 0 and not _is_exponent_sign(text, i)]
     bounds = [-1, *cuts, len(text)]
     chunks: list[tuple[str, str, int]] = []
     for k in range(len(bounds) - 1):
@@ -187,10 +178,7 @@ def signed_chunks(text: str) -> list[tuple[str, str, int]]:
         if not raw.strip():
             if k == 0:
                 continue  # leading operator: "-1 + x", "+ x"
-            raise FormulaError(
-                f"missing term after '{sign}' at position {bounds[k]} in "
-                f"{snippet(text, bounds[k])!r}"
-            )
+            raise FormulaError(f"missing term after '{sign}' at position {bounds[k]} in {snippet(text, bounds[k])!r}")
         chunks.append((sign, raw.strip(), lo + len(raw) - len(raw.lstrip())))
     return chunks
 

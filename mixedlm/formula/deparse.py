@@ -19,7 +19,21 @@ from mixedlm.rprint.numbers import r_format
 # ---------------------------------------------------------------------------
 
 # precedence levels (R's gram.y / names.c)
-_P_TILDE, _P_OR, _P_AND, _P_NOT, _P_COMPARE, _P_SUM, _P_PROD, _P_PERCENT, _P_COLON, _P_SIGN, _P_POWER, _P_DOLLAR, _P_NS = range(1, 14)
+(
+    _P_TILDE,
+    _P_OR,
+    _P_AND,
+    _P_NOT,
+    _P_COMPARE,
+    _P_SUM,
+    _P_PROD,
+    _P_PERCENT,
+    _P_COLON,
+    _P_SIGN,
+    _P_POWER,
+    _P_DOLLAR,
+    _P_NS,
+) = range(1, 14)
 
 # binary operator -> (precedence, right-assoc, spaced)
 _BINOPS: dict[str, tuple[int, bool, bool]] = {
@@ -64,7 +78,9 @@ class _Node:
 
     __slots__ = ("kind", "value", "args", "names")
 
-    def __init__(self, kind: str, value: str, args: list[_Node] | None = None, names: list[str | None] | None = None) -> None:
+    def __init__(
+        self, kind: str, value: str, args: list[_Node] | None = None, names: list[str | None] | None = None
+    ) -> None:
         self.kind = kind
         self.value = value
         self.args = args or []
@@ -160,7 +176,12 @@ class _Parser:
         while True:
             nm = None
             t = self.peek()
-            if t is not None and t[0] in ("name", "str", "bq") and self.i + 1 < len(self.toks) and self.toks[self.i + 1][1] == "=":
+            if (
+                t is not None
+                and t[0] in ("name", "str", "bq")
+                and self.i + 1 < len(self.toks)
+                and self.toks[self.i + 1][1] == "="
+            ):
                 nm = t[1]
                 self.i += 2
             args.append(self.expr(0))

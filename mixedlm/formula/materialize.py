@@ -149,9 +149,7 @@ class FormulaicDesign:
         """
         spec = self.model_spec
         aligned = _align_categoricals(data, spec)
-        return _run_formulaic(
-            lambda: spec.get_model_matrix(aligned, context=R_FUNCTIONS), self.formula
-        )
+        return _run_formulaic(lambda: spec.get_model_matrix(aligned, context=R_FUNCTIONS), self.formula)
 
 
 def make_design(rhs: str, data: pd.DataFrame) -> tuple[Design, np.ndarray]:
@@ -269,9 +267,7 @@ def _is_numeric(dtype: Any) -> bool:
     if isinstance(dtype, pd.CategoricalDtype):
         return False
     return bool(
-        pd.api.types.is_float_dtype(dtype)
-        or pd.api.types.is_integer_dtype(dtype)
-        or pd.api.types.is_bool_dtype(dtype)
+        pd.api.types.is_float_dtype(dtype) or pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
     )
 
 
@@ -284,8 +280,7 @@ def _numeric_column(data: pd.DataFrame, name: str) -> np.ndarray:
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
         raise DataError(
-            f"column {name!r} must be numeric (it was numeric when the model was "
-            f"fitted), got {series.dtype}"
+            f"column {name!r} must be numeric (it was numeric when the model was fitted), got {series.dtype}"
         ) from None
 
 

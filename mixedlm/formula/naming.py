@@ -84,9 +84,7 @@ def lme4_column_name(
     return ":".join(out)
 
 
-def _split_by_factors(
-    column: str, exprs: Sequence[str]
-) -> list[tuple[str, str | None]] | None:
+def _split_by_factors(column: str, exprs: Sequence[str]) -> list[tuple[str, str | None]] | None:
     """Split ``column`` into ``(expr, field)`` pairs, one per factor; ``None`` if it does not fit."""
     parts: list[tuple[str, str | None]] = []
     pos = 0

@@ -144,8 +144,7 @@ def _parse_formula(formula: str, require_random: bool) -> ParsedFormula:
     tildes = top_level_positions(formula, "~")
     if not tildes:
         raise FormulaError(
-            f"the formula {formula!r} has no '~'; write it as 'response ~ terms', "
-            "e.g. 'y ~ x + (1 | g)'"
+            f"the formula {formula!r} has no '~'; write it as 'response ~ terms', e.g. 'y ~ x + (1 | g)'"
         )
     if len(tildes) > 1:
         raise FormulaError(
@@ -181,8 +180,7 @@ def _parse_response(text: str) -> tuple[str | None, str, tuple[str, ...]]:
     if args is not None:
         if len(args) != 2 or not all(args):
             raise FormulaError(
-                f"cbind() in the response {text!r} needs exactly two arguments, "
-                "cbind(successes, failures)"
+                f"cbind() in the response {text!r} needs exactly two arguments, cbind(successes, failures)"
             )
         return text, "cbind", (args[0], args[1])
     pieces = split_top(text, "/")
@@ -250,8 +248,7 @@ def _reject_embedded_bar(chunk: str) -> None:
             stack.pop()
         elif ch == "|" and stack and not any(stack):
             raise FormulaError(
-                f"the random-effects term in {chunk!r} must be added on its own "
-                "with '+', e.g. 'y ~ x + (1 | g)'"
+                f"the random-effects term in {chunk!r} must be added on its own with '+', e.g. 'y ~ x + (1 | g)'"
             )
 
 
@@ -303,9 +300,7 @@ def _group_component(piece: str, original: str) -> list[str]:
     """Variables of one ``/``-separated component of a grouping expression."""
     piece = strip_outer_parens(piece)
     if not piece:
-        raise FormulaError(
-            f"grouping factor of {original!r} has an empty part around '/'"
-        )
+        raise FormulaError(f"grouping factor of {original!r} has an empty part around '/'")
     names = [strip_outer_parens(name) for name in split_top(piece, ":")]
     for name in names:
         if not _NAME.match(name):
@@ -320,4 +315,3 @@ def _group_component(piece: str, original: str) -> list[str]:
 def _unquote(name: str) -> str:
     """Strip backticks from a quoted column name."""
     return name[1:-1] if name.startswith("`") and name.endswith("`") else name
-

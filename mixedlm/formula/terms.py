@@ -17,8 +17,9 @@ uses the factor sets for R's marginality rule (:func:`drop_scope`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

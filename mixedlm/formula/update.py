@@ -24,7 +24,7 @@ def _split(formula: str) -> tuple[str, str]:
     pos = top_level_positions(formula, "~")
     if len(pos) != 1:
         raise FormulaError(f"a formula needs exactly one '~': {formula!r}")
-    return formula[:pos[0]].strip(), formula[pos[0] + 1:].strip()
+    return formula[: pos[0]].strip(), formula[pos[0] + 1 :].strip()
 
 
 def update_formula(old: str, new: str) -> str:

@@ -113,9 +113,7 @@ def expression_variables(expr: str) -> tuple[str, ...]:
             if isinstance(root, ast.Name):
                 skip.add(id(root))
     names = [
-        quoted.get(node.id, node.id)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Name) and id(node) not in skip
+        quoted.get(node.id, node.id) for node in ast.walk(tree) if isinstance(node, ast.Name) and id(node) not in skip
     ]
     return tuple(dict.fromkeys(names))
 

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,12 +106,13 @@ class AllFitSummary:
             lines.append("")
             lines.append("log-likelihoods (max - min = " + f"{self.llik_spread:.3g}):")
             lines.append(self.llik.to_string(float_format=lambda v: f"{v:.6f}"))
-            for title, tab in (("fixed effects:", self.fixef), ("sd / cor:", self.sdcor),
-                               ("theta:", self.theta)):
+            for title, tab in (("fixed effects:", self.fixef), ("sd / cor:", self.sdcor), ("theta:", self.theta)):
                 lines += ["", title, tab.to_string(float_format=lambda v: f"{v:.6g}")]
-            lines += ["", "elapsed seconds and evaluations:",
-                      pd.DataFrame({"elapsed": self.times, "feval": self.feval}).to_string(
-                          float_format=lambda v: f"{v:.3f}")]
+            lines += [
+                "",
+                "elapsed seconds and evaluations:",
+                pd.DataFrame({"elapsed": self.times, "feval": self.feval}).to_string(float_format=lambda v: f"{v:.3f}"),
+            ]
         return "\n".join(lines)
 
 
@@ -177,20 +179,36 @@ class AllFit:
         which_ok = pd.Series([k in ok for k in names], index=names, dtype=bool, name="which_OK")
         errors = {k: f"{type(v).__name__}: {v}" for k, v in self.fits.items() if k not in ok}
         okn = list(ok)
-        fixef = pd.DataFrame([ok[k].fixef().to_numpy() for k in okn], index=okn,
-                             columns=list(self.fit.setup.fe.names)) if okn else pd.DataFrame()
+        fixef = (
+            pd.DataFrame([ok[k].fixef().to_numpy() for k in okn], index=okn, columns=list(self.fit.setup.fe.names))
+            if okn
+            else pd.DataFrame()
+        )
         llik = pd.Series([float(ok[k].logLik()) for k in okn], index=okn, dtype=float, name="logLik")
         sdcor = pd.DataFrame([ok[k].sdcor() for k in okn], index=okn) if okn else pd.DataFrame()
-        theta = pd.DataFrame([ok[k].theta for k in okn], index=okn,
-                             columns=list(self.fit.theta_names)) if okn else pd.DataFrame()
+        theta = (
+            pd.DataFrame([ok[k].theta for k in okn], index=okn, columns=list(self.fit.theta_names))
+            if okn
+            else pd.DataFrame()
+        )
         times = pd.Series([self.times[k] for k in okn], index=okn, dtype=float, name="elapsed")
         feval = pd.Series([int(ok[k].optinfo.feval) for k in okn], index=okn, dtype=int, name="feval")
         conv = pd.Series([bool(ok[k].optinfo.converged) for k in okn], index=okn, dtype=bool, name="converged")
         spread = float(llik.max() - llik.min()) if okn else float("nan")
         msgs = {k: self._messages(k, ok[k]) for k in okn}
-        return AllFitSummary(which_OK=which_ok, msgs=msgs, converged=conv, fixef=fixef, llik=llik,
-                             llik_spread=spread, sdcor=sdcor, theta=theta, times=times, feval=feval,
-                             errors=errors)
+        return AllFitSummary(
+            which_OK=which_ok,
+            msgs=msgs,
+            converged=conv,
+            fixef=fixef,
+            llik=llik,
+            llik_spread=spread,
+            sdcor=sdcor,
+            theta=theta,
+            times=times,
+            feval=feval,
+            errors=errors,
+        )
 
     def __str__(self) -> str:
         """lme4's ``print(allFit(...))``: the model, the optimizers and the spread of −logLik."""
@@ -214,9 +232,17 @@ class AllFit:
     __repr__ = __str__
 
 
-def allFit(fit: MixedFit, optimizers: Sequence[str] | None = None, *, data: Any = None, stages: str = "second",
-           maxfun: int | None = None, check_conv: bool = True, catch_errors: bool = True,
-           verbose: bool = False) -> AllFit:
+def allFit(
+    fit: MixedFit,
+    optimizers: Sequence[str] | None = None,
+    *,
+    data: Any = None,
+    stages: str = "second",
+    maxfun: int | None = None,
+    check_conv: bool = True,
+    catch_errors: bool = True,
+    verbose: bool = False,
+) -> AllFit:
     """Refit a model with every optimizer and collect the results (lme4's ``allFit``).
 
     Parameters
@@ -265,8 +291,10 @@ def allFit(fit: MixedFit, optimizers: Sequence[str] | None = None, *, data: Any 
     if stages not in ("second", "both"):
         raise MixedLMError(f"stages must be 'second' or 'both', not {stages!r}")
     if data is not None and len(data) != fit.setup.frame.n_input:
-        raise MixedLMError(f"data has {len(data)} rows but the model was fitted to a frame of "
-                           f"{fit.setup.frame.n_input} rows; allFit refits the fitted design and needs no data")
+        raise MixedLMError(
+            f"data has {len(data)} rows but the model was fitted to a frame of "
+            f"{fit.setup.frame.n_input} rows; allFit refits the fitted design and needs no data"
+        )
     fits: dict[str, Any] = {}
     times: dict[str, float] = {}
     caught: dict[str, list[str]] = {}

@@ -64,7 +64,8 @@ the term's Wald χ² divided by its ``npar``; mixedlm does the same.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,8 +77,7 @@ from mixedlm.results.interface import MixedFit
 from mixedlm.rprint.coefmat import _zero_mismatches, finish_coefmat
 from mixedlm.rprint.numbers import r_format, r_round, zapsmall
 
-__all__ = ["AnovaTable", "NonNestedWarning", "REMLRefitMessage", "anova", "format_anova",
-           "model_npar", "refitML"]
+__all__ = ["AnovaTable", "NonNestedWarning", "REMLRefitMessage", "anova", "format_anova", "model_npar", "refitML"]
 
 REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
 
@@ -126,8 +126,13 @@ class AnovaTable(pd.DataFrame):
         return self.__str__()
 
 
-def format_anova(table: pd.DataFrame, heading: Sequence[str] = (), digits: int = 5,
-                 signif_stars: bool = True, ascii_quotes: bool = False) -> str:
+def format_anova(
+    table: pd.DataFrame,
+    heading: Sequence[str] = (),
+    digits: int = 5,
+    signif_stars: bool = True,
+    ascii_quotes: bool = False,
+) -> str:
     """R's ``print.anova``: heading lines, then ``printCoefmat`` with anova column roles.
 
     Columns named ``F value`` / ``Chisq`` / ``F`` are test statistics (rounded to
@@ -186,15 +191,17 @@ def format_anova(table: pd.DataFrame, heading: Sequence[str] = (), digits: int =
             if ina[i, j]:
                 cf[i][j] = ""
     text = "".join(line + "\n" for line in heading)
-    return text + finish_coefmat(cf, xm, has_p, [str(r) for r in table.index], cn, dig_tst,
-                                 signif_stars_=signif_stars, ascii_quotes=ascii_quotes)
+    return text + finish_coefmat(
+        cf, xm, has_p, [str(r) for r in table.index], cn, dig_tst, signif_stars_=signif_stars, ascii_quotes=ascii_quotes
+    )
 
 
 # ----------------------------------------------------------------------------- helpers
 def _check_fit(fit: object, what: str = "anova") -> None:
     if not isinstance(fit, MixedFit):
-        raise MixedLMError(f"{what}() needs models fitted by mixedlm.lmer() or mixedlm.glmer(), "
-                           f"got {type(fit).__name__}")
+        raise MixedLMError(
+            f"{what}() needs models fitted by mixedlm.lmer() or mixedlm.glmer(), got {type(fit).__name__}"
+        )
 
 
 def model_npar(fit: MixedFit) -> int:
@@ -237,35 +244,44 @@ def _check_same_data(fits: Sequence[MixedFit], names: Sequence[str]) -> None:
     if len(kinds) > 1:
         lm = [nm for nm, f in zip(names, fits) if not f.isGLMM()]
         gl = [nm for nm, f in zip(names, fits) if f.isGLMM()]
-        raise MixedLMError(f"cannot compare linear mixed models ({', '.join(lm)}) with generalized linear "
-                           f"mixed models ({', '.join(gl)}) in one likelihood-ratio table: fit them all "
-                           "with lmer() or all with glmer()")
+        raise MixedLMError(
+            f"cannot compare linear mixed models ({', '.join(lm)}) with generalized linear "
+            f"mixed models ({', '.join(gl)}) in one likelihood-ratio table: fit them all "
+            "with lmer() or all with glmer()"
+        )
     nobs = [f.nobs for f in fits]
     if len(set(nobs)) > 1:
         detail = ", ".join(f"{nm}: {k}" for nm, k in zip(names, nobs))
-        raise MixedLMError(f"models were not all fitted to the same size of dataset ({detail} observations); "
-                           "a likelihood-ratio test needs the same observations in every model — remove rows "
-                           "with missing values in any model's variables before fitting")
+        raise MixedLMError(
+            f"models were not all fitted to the same size of dataset ({detail} observations); "
+            "a likelihood-ratio test needs the same observations in every model — remove rows "
+            "with missing values in any model's variables before fitting"
+        )
     y0, w0 = _response_of(first)
     fr0 = first.setup.frame
     for f, nm in zip(fits[1:], names[1:]):
         fr = f.setup.frame
         if fr.n_input != fr0.n_input:
-            raise MixedLMError(f"models {n0} and {nm} were fitted to different data ({fr0.n_input} and "
-                               f"{fr.n_input} input rows); all models must be fitted to the same data")
+            raise MixedLMError(
+                f"models {n0} and {nm} were fitted to different data ({fr0.n_input} and "
+                f"{fr.n_input} input rows); all models must be fitted to the same data"
+            )
         if not np.array_equal(fr.used_rows, fr0.used_rows):
             k = int(np.sum(fr.used_rows != fr0.used_rows))
-            raise MixedLMError(f"models {n0} and {nm} use different rows of the data ({k} rows are used by "
-                               "only one of them, e.g. because of missing values in a variable only one model "
-                               "uses); remove those rows from the data first")
+            raise MixedLMError(
+                f"models {n0} and {nm} use different rows of the data ({k} rows are used by "
+                "only one of them, e.g. because of missing values in a variable only one model "
+                "uses); remove those rows from the data first"
+            )
         y, w = _response_of(f)
         if not _same(y, y0):
-            raise MixedLMError(f"models {n0} and {nm} have different response values; a likelihood-ratio "
-                               "test compares models of the same response fitted to the same data")
+            raise MixedLMError(
+                f"models {n0} and {nm} have different response values; a likelihood-ratio "
+                "test compares models of the same response fitted to the same data"
+            )
         if not _same(w, w0):
             what = "binomial trials or prior weights" if f.isGLMM() else "prior weights"
-            raise MixedLMError(f"models {n0} and {nm} have different {what}; their likelihoods are not "
-                               "comparable")
+            raise MixedLMError(f"models {n0} and {nm} have different {what}; their likelihoods are not comparable")
 
 
 def _model_names(models: Sequence[Any], named: dict[str, Any], model_names: Any) -> tuple[list[Any], list[str]]:
@@ -291,8 +307,14 @@ def _data_label(fit: MixedFit) -> str | None:
 
 
 # ----------------------------------------------------------------------------- anova
-def anova(*models: MixedFit, model_names: Sequence[str] | str | None = None, refit: bool = True,
-          loglik: str = "marginal", nest_tol: float = 1e-3, **named_models: MixedFit) -> AnovaTable:
+def anova(
+    *models: MixedFit,
+    model_names: Sequence[str] | str | None = None,
+    refit: bool = True,
+    loglik: str = "marginal",
+    nest_tol: float = 1e-3,
+    **named_models: MixedFit,
+) -> AnovaTable:
     """Likelihood-ratio table of nested models, or the F table of one model (lme4's ``anova``).
 
     Parameters
@@ -354,7 +376,8 @@ def anova(*models: MixedFit, model_names: Sequence[str] | str | None = None, ref
             raise MixedLMError(
                 f"lme4's log-likelihoods of GLMMs with nAGQ > 1 ({', '.join(hi)}) omit the family's "
                 f"normalizing constant and are incommensurate with those of nAGQ <= 1 fits ({', '.join(lo)}); "
-                "use loglik='marginal' (mixedlm's log-likelihood, comparable across nAGQ)")
+                "use loglik='marginal' (mixedlm's log-likelihood, comparable across nAGQ)"
+            )
 
     if not glmm:
         reml = [bool(f.isREML()) for f in fits]
@@ -366,8 +389,11 @@ def anova(*models: MixedFit, model_names: Sequence[str] | str | None = None, ref
             if any(reml) and not all(reml):
                 warn_at_caller("some models fit with REML = TRUE, some not", UserWarning)
             elif all(reml) and len({tuple(f.setup.fe.names) for f in fits}) > 1:
-                warn_at_caller("REML log-likelihoods of models with different fixed effects are not comparable; "
-                              "use refit=True (the default) for a likelihood-ratio test", UserWarning)
+                warn_at_caller(
+                    "REML log-likelihoods of models with different fixed effects are not comparable; "
+                    "use refit=True (the default) for a likelihood-ratio test",
+                    UserWarning,
+                )
 
     npar = np.array([model_npar(f) for f in fits], dtype=float)
     llk = np.array([float(f.logLik(kind=loglik)) for f in fits])
@@ -385,16 +411,19 @@ def anova(*models: MixedFit, model_names: Sequence[str] | str | None = None, ref
     with np.errstate(invalid="ignore"):
         p = np.where(df == 0, np.nan, stats.chi2.sf(chisq, np.where(df > 0, df, 1.0)))
     p[0] = np.nan
-    table = pd.DataFrame({
-        "npar": npar.astype(int),
-        "AIC": -2.0 * llk + 2.0 * npar,
-        "BIC": -2.0 * llk + math.log(n) * npar,
-        "logLik": llk,
-        "-2*log(L)": -2.0 * llk,
-        "Chisq": chisq,
-        "Df": df,
-        "Pr(>Chisq)": p,
-    }, index=pd.Index(names))
+    table = pd.DataFrame(
+        {
+            "npar": npar.astype(int),
+            "AIC": -2.0 * llk + 2.0 * npar,
+            "BIC": -2.0 * llk + math.log(n) * npar,
+            "logLik": llk,
+            "-2*log(L)": -2.0 * llk,
+            "Chisq": chisq,
+            "Df": df,
+            "Pr(>Chisq)": p,
+        },
+        index=pd.Index(names),
+    )
     heading = []
     label = _data_label(fits[0])
     if label:
@@ -404,8 +433,9 @@ def anova(*models: MixedFit, model_names: Sequence[str] | str | None = None, ref
     return AnovaTable(table, heading=heading)
 
 
-def _warn_not_nested(fits: Sequence[MixedFit], names: Sequence[str], npar: np.ndarray, llk: np.ndarray,
-                     tol: float) -> None:
+def _warn_not_nested(
+    fits: Sequence[MixedFit], names: Sequence[str], npar: np.ndarray, llk: np.ndarray, tol: float
+) -> None:
     """Warnings for pairs of consecutive models that cannot be nested."""
     for i in range(1, len(fits)):
         a, b = names[i - 1], names[i]
@@ -414,21 +444,26 @@ def _warn_not_nested(fits: Sequence[MixedFit], names: Sequence[str], npar: np.nd
                 warn_at_caller(
                     f"models {a} and {b} have the same number of parameters ({int(npar[i])}) but different "
                     "log-likelihoods, so they are not nested; the likelihood-ratio test (Df = 0) is undefined "
-                    "— compare them by AIC/BIC instead", NonNestedWarning)
+                    "— compare them by AIC/BIC instead",
+                    NonNestedWarning,
+                )
             continue
         if llk[i - 1] - llk[i] > tol:
             warn_at_caller(
                 f"model {a} has fewer parameters than {b} but a larger log-likelihood "
                 f"({llk[i - 1]:.4f} > {llk[i]:.4f}): the models are not nested, or the fit of {b} stopped "
                 "short of its optimum (check convergence, try allFit); Chisq is set to 0",
-                NonNestedWarning)
+                NonNestedWarning,
+            )
         small = {blk.group for blk in fits[i - 1].setup.re.blocks}
         large = {blk.group for blk in fits[i].setup.re.blocks}
         extra = sorted(small - large)
         if extra:
             warn_at_caller(
                 f"model {a} has random effects for grouping factor(s) {extra} that {b} lacks, so {a} is not "
-                f"nested in {b}; the likelihood-ratio test assumes nested models", NonNestedWarning)
+                f"nested in {b}; the likelihood-ratio test assumes nested models",
+                NonNestedWarning,
+            )
 
 
 # ----------------------------------------------------------------------------- one model
@@ -454,6 +489,8 @@ def _anova_single(fit: MixedFit) -> AnovaTable:
     ss_arr = np.array(ss, dtype=float)
     npar_arr = np.array(npar, dtype=int)
     ms = ss_arr / np.maximum(npar_arr, 1)
-    table = pd.DataFrame({"npar": npar_arr, "Sum Sq": ss_arr, "Mean Sq": ms, "F value": ms / sigma ** 2},
-                         index=pd.Index(rows, dtype=object))
+    table = pd.DataFrame(
+        {"npar": npar_arr, "Sum Sq": ss_arr, "Mean Sq": ms, "F value": ms / sigma**2},
+        index=pd.Index(rows, dtype=object),
+    )
     return AnovaTable(table, heading=["Analysis of Variance Table"])

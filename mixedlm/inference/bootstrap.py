@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from mixedlm.results.interface import MixedFit
 # ---------------------------------------------------------------------------------------
 # bootstrap intervals (boot::boot.ci)
 # ---------------------------------------------------------------------------------------
+
 
 def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, bool]:
     """``boot``'s ``norm.inter``: quantiles of ``t`` at ``alpha`` interpolated on the normal scale.
@@ -102,6 +104,7 @@ def check_boot_type(type: str) -> str:
 # the bootstrap
 # ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class BootResult:
     """Result of :func:`bootMer` (lme4's ``bootMer`` / ``boot`` object).
@@ -140,8 +143,7 @@ class BootResult:
         """Number of replicates whose refit failed."""
         return int(sum(self.errors.values()))
 
-    def confint(self, parm: Sequence[str] | str | None = None, level: float = 0.95,
-                type: str = "perc") -> pd.DataFrame:
+    def confint(self, parm: Sequence[str] | str | None = None, level: float = 0.95, type: str = "perc") -> pd.DataFrame:
         """Bootstrap confidence intervals (``"perc"``, ``"basic"`` or ``"norm"``); see the module docstring."""
         if not 0 < level < 1:
             raise MixedLMError(f"level must be between 0 and 1, not {level!r}")
@@ -161,13 +163,13 @@ class BootResult:
         t = self.t.to_numpy()
         mean = np.nanmean(t, axis=0) if t.size else np.full(len(self.t0), np.nan)
         sd = np.nanstd(t, axis=0, ddof=1) if t.shape[0] > 1 else np.full(len(self.t0), np.nan)
-        return pd.DataFrame({"original": self.t0.to_numpy(), "bias": mean - self.t0.to_numpy(),
-                             "std. error": sd}, index=self.t0.index)
+        return pd.DataFrame(
+            {"original": self.t0.to_numpy(), "bias": mean - self.t0.to_numpy(), "std. error": sd}, index=self.t0.index
+        )
 
     def __repr__(self) -> str:
         fails = f", {self.n_failed} failed" if self.n_failed else ""
-        return (f"<BootResult: {self.type} bootstrap, {self.nsim} replicates{fails}, "
-                f"statistics {list(self.t0.index)}>")
+        return f"<BootResult: {self.type} bootstrap, {self.nsim} replicates{fails}, statistics {list(self.t0.index)}>"
 
 
 def _as_vector(value: Any, names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -201,9 +203,19 @@ def _replicate(shared: dict[str, Any], r: int) -> tuple[np.ndarray | None, list[
     return vals, msgs, err
 
 
-def bootMer(fit: MixedFit, func: Callable[[MixedFit], Any], nsim: int = 1, seed: Any = None, use_u: bool = False,
-            re_form: Any = None, type: str = "parametric", n_jobs: int = 1, progress: bool | None = None,
-            calc_derivs: bool = False, backend: str = "processes") -> BootResult:
+def bootMer(
+    fit: MixedFit,
+    func: Callable[[MixedFit], Any],
+    nsim: int = 1,
+    seed: Any = None,
+    use_u: bool = False,
+    re_form: Any = None,
+    type: str = "parametric",
+    n_jobs: int = 1,
+    progress: bool | None = None,
+    calc_derivs: bool = False,
+    backend: str = "processes",
+) -> BootResult:
     """Model-based bootstrap of a fitted mixed model (lme4's ``bootMer``); see the module docstring.
 
     Parameters
@@ -273,8 +285,14 @@ def bootMer(fit: MixedFit, func: Callable[[MixedFit], Any], nsim: int = 1, seed:
         shared["resid"] = np.asarray(y, dtype=np.float64) - shared["fitted"]
 
     bar = ProgressBar(int(nsim), progress, desc="bootstrap", unit="fit")
-    results = parallel_map(_replicate, range(int(nsim)), n_jobs=n_jobs, shared=shared, backend=backend,
-                           on_result=lambda i, res: bar.update())
+    results = parallel_map(
+        _replicate,
+        range(int(nsim)),
+        n_jobs=n_jobs,
+        shared=shared,
+        backend=backend,
+        on_result=lambda i, res: bar.update(),
+    )
     bar.close()
 
     k = t0_vals.shape[0]
@@ -295,6 +313,13 @@ def bootMer(fit: MixedFit, func: Callable[[MixedFit], Any], nsim: int = 1, seed:
     n_fail = sum(err_counts.values())
     if n_fail:
         warn_at_caller(f"some bootstrap runs failed ({n_fail}/{nsim})", UserWarning)
-    return BootResult(t0=pd.Series(t0_vals, index=t0_names), t=pd.DataFrame(T, columns=t0_names),
-                      nsim=int(nsim), seed=ss.entropy, type=type, warnings=warn_counts, errors=err_counts,
-                      elapsed=time.perf_counter() - t_start)
+    return BootResult(
+        t0=pd.Series(t0_vals, index=t0_names),
+        t=pd.DataFrame(T, columns=t0_names),
+        nsim=int(nsim),
+        seed=ss.entropy,
+        type=type,
+        warnings=warn_counts,
+        errors=err_counts,
+        elapsed=time.perf_counter() - t_start,
+    )

@@ -83,8 +83,9 @@ class ConvergenceCheck:
         return "\n".join(self.messages)
 
 
-def checkConv(fit: MixedFit, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6,
-              tol_se: float = 1e-3) -> ConvergenceCheck:
+def checkConv(
+    fit: MixedFit, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e6, tol_se: float = 1e-3
+) -> ConvergenceCheck:
     """Check the optimum of a fitted model (see module docstring for the tests made).
 
     Parameters
@@ -127,15 +128,19 @@ def checkConv(fit: MixedFit, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e
     ok = True
     if not opt.converged:
         ok = False
-        messages.append(f"the optimizer ({opt.optimizer}) did not report convergence: {opt.message}; "
-                        "increase maxfun or try another optimizer (allFit)")
+        messages.append(
+            f"the optimizer ({opt.optimizer}) did not report convergence: {opt.message}; "
+            "increase maxfun or try another optimizer (allFit)"
+        )
     if Hi.size:
         if np.any(eig <= 0):
             ok = False
             k = int(np.sum(eig <= 0))
-            messages.append(f"Model failed to converge: degenerate Hessian with {k} negative eigenvalue(s); "
-                            "the optimum is a saddle point or the model is overparameterized — simplify the "
-                            "random effects or check for collinear fixed effects")
+            messages.append(
+                f"Model failed to converge: degenerate Hessian with {k} negative eigenvalue(s); "
+                "the optimum is a saddle point or the model is overparameterized — simplify the "
+                "random effects or check for collinear fixed effects"
+            )
         else:
             s = np.linalg.solve(Hi, gi)
             scaled[interior] = s
@@ -143,21 +148,35 @@ def checkConv(fit: MixedFit, tol_grad: float = 2e-3, tol_eigen_ratio: float = 1e
             if abs(s[worst]) > tol_grad:
                 ok = False
                 name = [n for n, keep in zip(names, interior) if keep][worst]
-                messages.append(f"Model failed to converge with max|scaled grad| = {abs(s[worst]):.3g} "
-                                f"(tol = {tol_grad}, component {name!r}); refit from the current estimates "
-                                "(start=...), rescale covariates, or try other optimizers (allFit)")
+                messages.append(
+                    f"Model failed to converge with max|scaled grad| = {abs(s[worst]):.3g} "
+                    f"(tol = {tol_grad}, component {name!r}); refit from the current estimates "
+                    "(start=...), rescale covariates, or try other optimizers (allFit)"
+                )
             ratio = eig.max() / eig.min()
             if ratio > tol_eigen_ratio:
                 ok = False
-                messages.append(f"Model is nearly unidentifiable: large eigenvalue ratio {ratio:.3g}; "
-                                "rescale covariates or simplify the model")
+                messages.append(
+                    f"Model is nearly unidentifiable: large eigenvalue ratio {ratio:.3g}; "
+                    "rescale covariates or simplify the model"
+                )
     extra: dict[str, Any] = {}
     ok = _accuracy(fit, tol_se, messages, extra) and ok
     if singular:
-        messages.append("boundary (singular) fit: a variance is estimated as 0 (or a correlation as ±1); "
-                        "consider simplifying the random effects (see isSingular)")
-    return ConvergenceCheck(ok=ok, messages=messages, gradient=np.asarray(g), scaled_gradient=scaled,
-                            hessian_eigenvalues=eig, names=names, singular=singular, **extra)
+        messages.append(
+            "boundary (singular) fit: a variance is estimated as 0 (or a correlation as ±1); "
+            "consider simplifying the random effects (see isSingular)"
+        )
+    return ConvergenceCheck(
+        ok=ok,
+        messages=messages,
+        gradient=np.asarray(g),
+        scaled_gradient=scaled,
+        hessian_eigenvalues=eig,
+        names=names,
+        singular=singular,
+        **extra,
+    )
 
 
 def _accuracy(fit: MixedFit, tol_se: float, messages: list[str], extra: dict[str, Any]) -> bool:
@@ -173,26 +192,32 @@ def _accuracy(fit: MixedFit, tol_se: float, messages: list[str], extra: dict[str
         if rel[i, j] > tol_se:
             ok = False
             names = list(fit.setup.re.theta_names) + list(fit.setup.fe.names)
-            messages.append(f"the Hessian of the deviance is inaccurate: estimated relative error {rel[i, j]:.2g} "
-                            f"in its ({names[i]}, {names[j]}) entry; the deviance is not smooth near the optimum — "
-                            "standard errors use vcov(use_hessian=False)")
+            messages.append(
+                f"the Hessian of the deviance is inaccurate: estimated relative error {rel[i, j]:.2g} "
+                f"in its ({names[i]}, {names[j]}) entry; the deviance is not smooth near the optimum — "
+                "standard errors use vcov(use_hessian=False)"
+            )
     if se_err is not None:
         extra["se_error"] = se_err.to_numpy()
         worst = se_err.idxmax() if len(se_err) else None
         if worst is not None and se_err[worst] > tol_se:
             ok = False
-            messages.append(f"standard errors may be inaccurate: the Hessian's estimated error allows a "
-                            f"relative error of {se_err[worst]:.2g} in SE({worst}) (tol = {tol_se}); the "
-                            "deviance is not smooth enough near the optimum — check the fit (allFit) or use "
-                            "vcov(use_hessian=False) or a parametric bootstrap")
+            messages.append(
+                f"standard errors may be inaccurate: the Hessian's estimated error allows a "
+                f"relative error of {se_err[worst]:.2g} in SE({worst}) (tol = {tol_se}); the "
+                "deviance is not smooth enough near the optimum — check the fit (allFit) or use "
+                "vcov(use_hessian=False) or a parametric bootstrap"
+            )
     pol = fit.optinfo.polish or {}
     if pol:
         sg = float(pol.get("scaled_gradient", np.nan))
         extra["polish_scaled_gradient"] = sg
         if not pol.get("converged", False):
-            messages.append(f"the Newton polish after the optimizer did not reach its target: {pol.get('message')}; "
-                            "the estimates are those of the optimizer — refit from them (start=...) or try "
-                            "other optimizers (allFit)")
+            messages.append(
+                f"the Newton polish after the optimizer did not reach its target: {pol.get('message')}; "
+                "the estimates are those of the optimizer — refit from them (start=...) or try "
+                "other optimizers (allFit)"
+            )
             ok = ok and not (np.isfinite(sg) and sg > 1e-3)
     qc = fit.quadrature
     if qc is not None:
@@ -200,7 +225,9 @@ def _accuracy(fit: MixedFit, tol_se: float, messages: list[str], extra: dict[str
         extra["quadrature_points"] = (qc.nAGQ, qc.nAGQ_check)
         if qc.error > fit.control.agq_warn:
             ok = False
-            messages.append(f"quadrature error: the log-likelihood changes by {qc.error:.3g} when the rule is "
-                            f"refined from nAGQ={qc.nAGQ} to {qc.nAGQ_check} points; use more points or "
-                            "nAGQ='auto'")
+            messages.append(
+                f"quadrature error: the log-likelihood changes by {qc.error:.3g} when the rule is "
+                f"refined from nAGQ={qc.nAGQ} to {qc.nAGQ_check} points; use more points or "
+                "nAGQ='auto'"
+            )
     return ok

@@ -21,7 +21,8 @@ percentile, basic or normal intervals (``boot_type``; lme4's ``boot.type``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,10 +47,19 @@ def _select_parm(fit: MixedFit, parm: Any) -> list[str] | None:
     return select_parameters(parm, names, names)
 
 
-def confint(fit: MixedFit, parm: Sequence[str] | str | None = None, level: float = 0.95,
-            method: str = "profile", nsim: int = 500, boot_type: str = "perc", seed: Any = None,
-            func: Callable[[MixedFit], Any] | None = None, n_jobs: int = 1, progress: bool | None = None,
-            **kwargs: Any) -> pd.DataFrame:
+def confint(
+    fit: MixedFit,
+    parm: Sequence[str] | str | None = None,
+    level: float = 0.95,
+    method: str = "profile",
+    nsim: int = 500,
+    boot_type: str = "perc",
+    seed: Any = None,
+    func: Callable[[MixedFit], Any] | None = None,
+    n_jobs: int = 1,
+    progress: bool | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
     """Confidence intervals; see the module docstring.
 
     Parameters
@@ -128,17 +138,27 @@ def boot_statistic(fit: MixedFit) -> pd.Series:
     return pd.concat([fit.sdcor(), fit.fixef().astype(float)])
 
 
-def _confint_boot(fit: MixedFit, parm: Any, level: float, nsim: int, boot_type: str, seed: Any,
-                  func: Callable[[MixedFit], Any] | None, n_jobs: int, progress: bool | None,
-                  kwargs: dict[str, Any]) -> pd.DataFrame:
+def _confint_boot(
+    fit: MixedFit,
+    parm: Any,
+    level: float,
+    nsim: int,
+    boot_type: str,
+    seed: Any,
+    func: Callable[[MixedFit], Any] | None,
+    n_jobs: int,
+    progress: bool | None,
+    kwargs: dict[str, Any],
+) -> pd.DataFrame:
     from mixedlm.inference.bootstrap import bootMer, check_boot_type
 
     check_boot_type(boot_type)
     allowed = {"use_u", "re_form", "type", "backend", "calc_derivs"}
     unknown = set(kwargs) - allowed
     if unknown:
-        raise MixedLMError(f"unexpected argument(s) for method='boot': {sorted(unknown)}; "
-                           f"bootMer takes {sorted(allowed)}")
+        raise MixedLMError(
+            f"unexpected argument(s) for method='boot': {sorted(unknown)}; bootMer takes {sorted(allowed)}"
+        )
     if func is None:
         wanted = _select_parm(fit, parm)
         bb = bootMer(fit, boot_statistic, nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress, **kwargs)

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,8 +84,10 @@ def _resolve_scope(scope: Any, labels: Sequence[str], default: Sequence[str]) ->
             key = _norm(match[0])
         out.append(by_norm[key])
     if unknown:
-        raise MixedLMError(f"scope is not a subset of term labels: {unknown} are not fixed-effects terms of "
-                           f"the model (its terms: {list(labels)})")
+        raise MixedLMError(
+            f"scope is not a subset of term labels: {unknown} are not fixed-effects terms of "
+            f"the model (its terms: {list(labels)})"
+        )
     return out
 
 
@@ -97,17 +100,34 @@ def _call_for(fit: MixedFit, data: Any) -> dict[str, Any]:
             call["data"] = data
         return call
     if data is None:
-        raise MixedLMError("drop1() refits the model without each term, which needs the data: this model has "
-                           "no recorded call (it was built with the staged API); pass data=...")
+        raise MixedLMError(
+            "drop1() refits the model without each term, which needs the data: this model has "
+            "no recorded call (it was built with the staged API); pass data=..."
+        )
     frame = fit.setup.frame
     if frame.weights is not None or (bool(np.any(frame.offset != 0)) and not frame.parsed.offsets):
-        raise MixedLMError("this model has no recorded call and uses prior weights or an offset argument; "
-                           "refit it with lmer()/glmer() before calling drop1()")
+        raise MixedLMError(
+            "this model has no recorded call and uses prior weights or an offset argument; "
+            "refit it with lmer()/glmer() before calling drop1()"
+        )
     if fit.isGLMM():
-        return {"function": "glmer", "formula": fit.formula, "data": data, "family": fit.family,
-                "nAGQ": fit.nAGQ, "na_action": frame.na_action, "control": fit.control}
-    return {"function": "lmer", "formula": fit.formula, "data": data, "REML": fit.isREML(),
-            "na_action": frame.na_action, "control": fit.control}
+        return {
+            "function": "glmer",
+            "formula": fit.formula,
+            "data": data,
+            "family": fit.family,
+            "nAGQ": fit.nAGQ,
+            "na_action": frame.na_action,
+            "control": fit.control,
+        }
+    return {
+        "function": "lmer",
+        "formula": fit.formula,
+        "data": data,
+        "REML": fit.isREML(),
+        "na_action": frame.na_action,
+        "control": fit.control,
+    }
 
 
 def _reduced_formula(formula: str, term_text: str) -> str:
@@ -158,8 +178,10 @@ def drop1(fit: MixedFit, scope: Any = None, test: str = "Chisq", k: float = 2.0,
     """
     _check_fit(fit, "drop1")
     if test not in _TESTS:
-        raise MixedLMError(f"test must be 'Chisq' or 'none' (lme4 also has 'user' with sumFun; an F test is "
-                           f"not available for mixed models), not {test!r}")
+        raise MixedLMError(
+            f"test must be 'Chisq' or 'none' (lme4 also has 'user' with sumFun; an F test is "
+            f"not available for mixed models), not {test!r}"
+        )
     from mixedlm.formula.terms import drop_scope, fixed_terms
 
     terms = [t for t in fixed_terms(fit.setup.frame.spec.fixed) if not t.is_intercept]
@@ -174,18 +196,20 @@ def drop1(fit: MixedFit, scope: Any = None, test: str = "Chisq", k: float = 2.0,
     df = [model_npar(full)]
     changes: dict[str, Any] = {} if fit.isGLMM() else {"REML": False}
     for label in chosen:
-        reduced = _fit_call(call, formula=_reduced_formula(call["formula"], by_label[label].formula_text),
-                            **changes)
+        reduced = _fit_call(call, formula=_reduced_formula(call["formula"], by_label[label].formula_text), **changes)
         if reduced.nobs != n0:
-            raise MixedLMError(f"number of rows in use has changed when dropping {label!r} ({n0} -> "
-                               f"{reduced.nobs}): remove the rows with missing values in that variable first")
+            raise MixedLMError(
+                f"number of rows in use has changed when dropping {label!r} ({n0} -> "
+                f"{reduced.nobs}): remove the rows with missing values in that variable first"
+            )
         ll.append(float(reduced.logLik()))
         df.append(model_npar(reduced))
     ll_arr, df_arr = np.array(ll), np.array(df, dtype=float)
     npar = df_arr[0] - df_arr
     npar[0] = np.nan
-    table = pd.DataFrame({"npar": npar, "AIC": -2.0 * ll_arr + k * df_arr},
-                         index=pd.Index(["<none>", *chosen], dtype=object))
+    table = pd.DataFrame(
+        {"npar": npar, "AIC": -2.0 * ll_arr + k * df_arr}, index=pd.Index(["<none>", *chosen], dtype=object)
+    )
     if test == "Chisq":
         lrt = 2.0 * (ll_arr[0] - ll_arr)
         lrt[0] = np.nan

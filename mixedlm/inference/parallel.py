@@ -13,13 +13,14 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from concurrent.futures import (
     Executor,
     ProcessPoolExecutor,
     ThreadPoolExecutor,
     as_completed,
 )
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -68,8 +69,14 @@ def _executor(n: int, shared: Any, backend: str) -> Executor:
     return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(shared,))
 
 
-def parallel_map(fn: Callable[[Any, Any], Any], items: Sequence[Any], n_jobs: int = 1, shared: Any = None,
-                 backend: str = "processes", on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+def parallel_map(
+    fn: Callable[[Any, Any], Any],
+    items: Sequence[Any],
+    n_jobs: int = 1,
+    shared: Any = None,
+    backend: str = "processes",
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
     """``[fn(shared, item) for item in items]``, optionally in parallel; results in input order.
 
     Parameters
@@ -115,7 +122,6 @@ def parallel_map(fn: Callable[[Any, Any], Any], items: Sequence[Any], n_jobs: in
     return out
 
 
-
 class ProgressBar:
     """tqdm bar shown when asked, or (``progress=None``) when the loop looks long and tqdm is installed."""
 
@@ -135,8 +141,9 @@ class ProgressBar:
             from tqdm.auto import tqdm
         except ImportError:
             if self.progress:
-                warn_at_caller("progress=True needs tqdm (pip install tqdm); continuing without a progress bar",
-                              UserWarning)
+                warn_at_caller(
+                    "progress=True needs tqdm (pip install tqdm); continuing without a progress bar", UserWarning
+                )
             return
         self.bar = tqdm(total=self.total, initial=self.done, desc=self.desc, unit=self.unit)
 

@@ -52,8 +52,9 @@ because NLopt's default first step (0.75 |x|) would otherwise stall BOBYQA.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,7 @@ LOWER_DEVIANCE_ERROR = 1e-3
 # ---------------------------------------------------------------------------------------
 # R's interpSpline / backSpline (package splines)
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class PolySpline:
@@ -159,7 +161,7 @@ def back_spline(sp: PolySpline) -> PolySpline:
         b[:, 1] = 1.0 / coef[:, 1]
     for i in range(nk - 1):
         a = adiff[i]
-        M = np.array([[a * a, a ** 3], [2.0 * a, 3.0 * a * a]])
+        M = np.array([[a * a, a**3], [2.0 * a, 3.0 * a * a]])
         rhs = np.array([kdiff[i] - a * b[i, 1], b[i + 1, 1] - b[i, 1]])
         b[i, 2:4] = np.linalg.solve(M, rhs)
     b[nk - 1, 1:] = np.nan
@@ -167,8 +169,7 @@ def back_spline(sp: PolySpline) -> PolySpline:
         b[0, 3] = 0.0
         b[nk - 2, 3] = 0.0
         a0 = adiff[0]
-        b[0, 1:3] = np.linalg.solve(np.array([[a0, a0 * a0], [1.0, 2.0 * a0]]),
-                                    np.array([kdiff[0], 1.0 / coef[1, 1]]))
+        b[0, 1:3] = np.linalg.solve(np.array([[a0, a0 * a0], [1.0, 2.0 * a0]]), np.array([kdiff[0], 1.0 / coef[1, 1]]))
         a1 = adiff[-1]
         b[nk - 2, 2] = (kdiff[-1] - a1 * b[nk - 2, 1]) / (a1 * a1)
     if b[0, 2] > 0:
@@ -183,6 +184,7 @@ def back_spline(sp: PolySpline) -> PolySpline:
 # ---------------------------------------------------------------------------------------
 # the profile object
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Profile:
@@ -278,8 +280,7 @@ class Profile:
                     warn_at_caller(f"bad profile for {nm}", ConvergenceWarning)
                     out[r] = np.nan
                     continue
-                warn_at_caller(f"bad spline fit for {nm}: falling back to linear interpolation",
-                              ConvergenceWarning)
+                warn_at_caller(f"bad spline fit for {nm}: falling back to linear interpolation", ConvergenceWarning)
                 p = np.interp(zeta, z, v, left=np.nan, right=np.nan)
             if np.isnan(p[0]):
                 p[0] = self.lower[nm]
@@ -324,8 +325,7 @@ def select_parameters(which: Any, names: Sequence[str], valid: Sequence[str]) ->
         else:
             unknown.append(it)
     if unknown:
-        raise MixedLMError(f"unknown parameter(s) {unknown}; valid names: {list(valid)} "
-                           "(or 'theta_' / 'beta_')")
+        raise MixedLMError(f"unknown parameter(s) {unknown}; valid names: {list(valid)} (or 'theta_' / 'beta_')")
     seen = set(out)
     return [n for n in names if n in seen]
 
@@ -333,6 +333,7 @@ def select_parameters(which: Any, names: Sequence[str], valid: Sequence[str]) ->
 # ---------------------------------------------------------------------------------------
 # profiling
 # ---------------------------------------------------------------------------------------
+
 
 class _Walker:
     """lme4's stepping rule (``nextpar``/``fillmat``) along one parameter.
@@ -345,8 +346,9 @@ class _Walker:
     |ζ| cannot reach the cutoff there.
     """
 
-    def __init__(self, col: int, lowcut: float, upcut: float, delta: float, cutoff: float, maxpts: int,
-                 maxmult: float = 10.0) -> None:
+    def __init__(
+        self, col: int, lowcut: float, upcut: float, delta: float, cutoff: float, maxpts: int, maxmult: float = 10.0
+    ) -> None:
         self.col, self.lowcut, self.upcut = col, lowcut, upcut
         self.delta, self.cutoff, self.maxpts = delta, cutoff, maxpts
         self.maxmult = maxmult
@@ -407,9 +409,17 @@ def _repair(out: list[np.ndarray], zetafun: Callable[[float, np.ndarray], np.nda
     return out
 
 
-def profile(fit: MixedFit, which: Any = None, alphamax: float = 0.01, maxpts: int = 100,
-            delta: float | None = None, delta_cutoff: float = 1.0 / 8.0, devtol: float = 1e-6,
-            maxmult: float = 10.0, n_jobs: int = 1) -> Profile:
+def profile(
+    fit: MixedFit,
+    which: Any = None,
+    alphamax: float = 0.01,
+    maxpts: int = 100,
+    delta: float | None = None,
+    delta_cutoff: float = 1.0 / 8.0,
+    devtol: float = 1e-6,
+    maxmult: float = 10.0,
+    n_jobs: int = 1,
+) -> Profile:
     """Likelihood profile of a fitted model (lme4's ``profile.merMod``); see the module docstring.
 
     Parameters
@@ -451,12 +461,12 @@ def profile(fit: MixedFit, which: Any = None, alphamax: float = 0.01, maxpts: in
     # lme4's consistency check: the sdcor-scale deviance at the optimum equals the fit's
     d_opt = prob.deviance_at(prob.opt)
     if not abs(d_opt - prob.base) <= 1e-5 * max(1.0, abs(prob.base)):
-        raise MixedLMError(f"internal error: the deviance on the profiling scale ({d_opt}) differs from the "
-                           f"fit's ({prob.base})")
-    settings = dict(delta=delta, cutoff=cutoff, maxpts=maxpts, devtol=devtol, maxmult=maxmult)
+        raise MixedLMError(
+            f"internal error: the deviance on the profiling scale ({d_opt}) differs from the fit's ({prob.base})"
+        )
+    settings = {"delta": delta, "cutoff": cutoff, "maxpts": maxpts, "devtol": devtol, "maxmult": maxmult}
     tasks = [prob.names.index(n) for n in selected]
     if n_jobs != 1 and len(tasks) > 1:
-
         results = parallel_map(_profile_task, tasks, n_jobs=n_jobs, shared=(prob, settings))
     else:
         results = [_profile_one(prob, settings, w) for w in tasks]
@@ -473,8 +483,7 @@ def profile(fit: MixedFit, which: Any = None, alphamax: float = 0.01, maxpts: in
         tables[name] = tab
         used[name] = _monotone_stretch(tab[".zeta"].to_numpy(), tab[name].to_numpy(), float(prob.opt[w]))
         if not np.all(used[name] | tab[".zeta"].isna().to_numpy()):
-            msgs.append(f"{name}: non-monotonic profile; the intervals use the monotone stretch around the "
-                        "estimate")
+            msgs.append(f"{name}: non-monotonic profile; the intervals use the monotone stretch around the estimate")
         x = tab[name].to_numpy()[used[name]]
         z = tab[".zeta"].to_numpy()[used[name]]
         try:
@@ -487,9 +496,19 @@ def profile(fit: MixedFit, which: Any = None, alphamax: float = 0.01, maxpts: in
         warn_at_caller(m, ConvergenceWarning)
     lower = {n: float(prob.lower[i]) for i, n in enumerate(prob.names) if n in tables}
     upper = {n: float(prob.upper[i]) for i, n in enumerate(prob.names) if n in tables}
-    return Profile(tables=tables, forward=fwd, backward=bak, lower=lower, upper=upper,
-                   optimum=pd.Series(prob.opt, index=prob.names), base_deviance=prob.base,
-                   cutoff=cutoff, fit=fit, warnings=msgs, used=used)
+    return Profile(
+        tables=tables,
+        forward=fwd,
+        backward=bak,
+        lower=lower,
+        upper=upper,
+        optimum=pd.Series(prob.opt, index=prob.names),
+        base_deviance=prob.base,
+        cutoff=cutoff,
+        fit=fit,
+        warnings=msgs,
+        used=used,
+    )
 
 
 def _monotone_stretch(zeta: np.ndarray, x: np.ndarray, x_hat: float) -> np.ndarray:
@@ -510,7 +529,7 @@ def _monotone_stretch(zeta: np.ndarray, x: np.ndarray, x_hat: float) -> np.ndarr
         hi += 1
     while lo - 1 >= 0 and zeta[ok[lo - 1]] < zeta[ok[lo]]:
         lo -= 1
-    mask[ok[lo:hi + 1]] = True
+    mask[ok[lo : hi + 1]] = True
     return mask
 
 
@@ -530,7 +549,8 @@ def _devdiff(prob: Any, fval: float, settings: dict[str, Any], messages: list[st
             raise MixedLMError(
                 f"profiling detected a deviance lower than at the estimates by {-dd:.4g} (at {where}): the "
                 "fit has not converged to the optimum; refit (e.g. with tighter tolerances or another "
-                "optimizer) before profiling")
+                "optimizer) before profiling"
+            )
         messages.append(f"slightly lower deviances (diff={dd:.3g}) detected")
     return max(0.0, dd)
 
@@ -541,8 +561,9 @@ def _signed_root(dd: float, x: float, x_hat: float) -> float:
     return math.copysign(math.sqrt(dd), x - x_hat) if x != x_hat else 0.0
 
 
-def _zeta_function(prob: Any, settings: dict[str, Any], w: int,
-                   messages: list[str]) -> Callable[[float, np.ndarray], np.ndarray]:
+def _zeta_function(
+    prob: Any, settings: dict[str, Any], w: int, messages: list[str]
+) -> Callable[[float, np.ndarray], np.ndarray]:
     """``zeta(value, start_row)`` for parameter ``w``: the row ``[ζ, all parameters at the conditional optimum]``.
 
     ``start_row`` (a row of the same layout) gives the starting values of the other
@@ -565,8 +586,9 @@ def _profile_one(prob: Any, settings: dict[str, Any], w: int) -> tuple[list[np.n
     zeta = _zeta_function(prob, settings, w, messages)
     pw = float(prob.opt[w])
     lowcut, upcut = float(prob.lower[w]), float(prob.upper[w])
-    walker = _Walker(1 + w, lowcut, upcut, settings["delta"], settings["cutoff"], settings["maxpts"],
-                     settings["maxmult"])
+    walker = _Walker(
+        1 + w, lowcut, upcut, settings["delta"], settings["cutoff"], settings["maxpts"], settings["maxmult"]
+    )
     opt_row = np.concatenate([[0.0], prob.opt])
     first = zeta(prob.first_value(w, settings["delta"]), opt_row)
     up = walker.fill([opt_row, first], zeta)[1:]
@@ -596,7 +618,7 @@ def profile_zeta(fit: MixedFit, parm: str, values: Sequence[float], devtol: floa
     prob = fit.profile_problem()
     w = prob.names.index(select_parameters(parm, prob.names, prob.names)[0])
     messages: list[str] = []
-    settings = dict(devtol=devtol)
+    settings = {"devtol": devtol}
     zeta = _zeta_function(prob, settings, w, messages)
     opt_row = np.concatenate([[0.0], prob.opt])
     rows = [zeta(float(v), opt_row) for v in values]

@@ -60,8 +60,7 @@ def _rng(seed: Any) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def simulate(fit: MixedFit, nsim: int = 1, seed: Any = None, re_form: Any = None,
-             use_u: bool = False) -> pd.DataFrame:
+def simulate(fit: MixedFit, nsim: int = 1, seed: Any = None, re_form: Any = None, use_u: bool = False) -> pd.DataFrame:
     """Simulate ``nsim`` responses from the fitted model (lme4's ``simulate``); see the module docstring.
 
     Parameters
@@ -95,4 +94,3 @@ def simulate(fit: MixedFit, nsim: int = 1, seed: Any = None, re_form: Any = None
     for i in range(int(nsim)):
         cols[f"sim_{i + 1}"] = fit.pad(fit.simulate_response(rng, conditioned), f"sim_{i + 1}")
     return pd.DataFrame(cols)
-

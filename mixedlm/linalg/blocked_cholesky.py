@@ -27,7 +27,8 @@ This module knows no statistics: it factors a matrix and solves with it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.linalg import blas, lapack
@@ -224,8 +225,7 @@ class BlockedCholesky:
             D = self.Loff[(i, k)]
             kernels.scatter_pairs(Aik.colptr, Aik.rows, np.ascontiguousarray(vals), D)
             Lsp_i = self.Lsp[i]
-            kernels.sparse_gemm_nt(Lsp_i.colptr, Lsp_i.rows, Lsp_i.values,
-                                   Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, D)
+            kernels.sparse_gemm_nt(Lsp_i.colptr, Lsp_i.rows, Lsp_i.values, Lsp_k.colptr, Lsp_k.rows, Lsp_k.values, D)
             for j in range(1, k):
                 D -= self.Loff[(i, j)] @ self.Loff[(k, j)].T
             self._right_solve(k, D)
@@ -338,7 +338,7 @@ class BlockedCholesky:
         V: list[np.ndarray] = []
         total = np.zeros(m)
         for k in range(self.K):
-            R = np.array(aZ[offs[k]:offs[k + 1]], dtype=np.float64, order="F")
+            R = np.array(aZ[offs[k] : offs[k + 1]], dtype=np.float64, order="F")
             if k == 0:
                 Rb = R.reshape(self.nlev[0], self.S[0], m)
                 Vk = np.matmul(self.inv00, Rb).reshape(self.q[0], m)
@@ -394,7 +394,7 @@ class BlockedCholesky:
             blocks = self.inv00[c0:c1]  # (nc, S, S)
             Xk = np.zeros((self.q[0], ncols), order="F")
             for j in range(c1 - c0):
-                Xk[(c0 + j) * S:(c0 + j + 1) * S, j * S:(j + 1) * S] = blocks[j]
+                Xk[(c0 + j) * S : (c0 + j + 1) * S, j * S : (j + 1) * S] = blocks[j]
             X[0] = Xk
         else:
             E = np.zeros((self.q[k], ncols), order="F")

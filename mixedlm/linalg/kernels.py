@@ -416,5 +416,3 @@ def scatter_pairs(colptr, rows, vals, C):  # pragma: no cover - compiled
             for s in range(Sr):
                 for k in range(Sc):
                     C[ra + s, c * Sc + k] = vals[a, s, k]
-
-

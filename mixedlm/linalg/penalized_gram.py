@@ -249,8 +249,15 @@ class WeightedGram:
             out[p:, p:] = (Zl.T @ sp.diags(d) @ Zr).toarray()
         return out
 
-    def quarters_dense(self, d_mm: np.ndarray, d_mr: np.ndarray, d_rr: np.ndarray, s2: np.ndarray,
-                       diag_top: np.ndarray, diag_bottom: np.ndarray) -> np.ndarray:
+    def quarters_dense(
+        self,
+        d_mm: np.ndarray,
+        d_mr: np.ndarray,
+        d_rr: np.ndarray,
+        s2: np.ndarray,
+        diag_top: np.ndarray,
+        diag_bottom: np.ndarray,
+    ) -> np.ndarray:
         """The ``2(p+q)`` square matrix ``[[G_mm, G_mr S₂], [S₂ G_mrᵀ, S₂ G_rr S₂]] + diag(top, bottom)``.
 
         ``S₂ = diag(s2)``; ``G_*`` at the weights ``d_*``.
@@ -266,8 +273,15 @@ class WeightedGram:
         H[nw + idx, nw + idx] += diag_bottom
         return H
 
-    def quarters_sparse(self, d_mm: np.ndarray, d_mr: np.ndarray, d_rr: np.ndarray, s2: np.ndarray,
-                        diag_top: np.ndarray, diag_bottom: np.ndarray) -> sp.csc_matrix:
+    def quarters_sparse(
+        self,
+        d_mm: np.ndarray,
+        d_mr: np.ndarray,
+        d_rr: np.ndarray,
+        s2: np.ndarray,
+        diag_top: np.ndarray,
+        diag_bottom: np.ndarray,
+    ) -> sp.csc_matrix:
         """:meth:`quarters_dense` as a CSC matrix (the pattern of ``AᵀA`` in each quarter).
 
         Needs :attr:`RowPairs.ok`.
@@ -279,8 +293,9 @@ class WeightedGram:
         cc: list[np.ndarray] = []
         vv: list[np.ndarray] = []
 
-        def add(r0: int, c0: int, d: np.ndarray, kind: str, scale_r: np.ndarray | None,
-                scale_c: np.ndarray | None) -> None:
+        def add(
+            r0: int, c0: int, d: np.ndarray, kind: str, scale_r: np.ndarray | None, scale_c: np.ndarray | None
+        ) -> None:
             vals = pairs.gram(d, kind)
             r = pairs.rows
             c = pairs.cols
@@ -319,8 +334,9 @@ class WeightedGram:
         rr += [idx, nw + idx]
         cc += [idx, nw + idx]
         vv += [diag_top, diag_bottom]
-        H = sp.coo_matrix((np.concatenate(vv), (np.concatenate(rr), np.concatenate(cc))),
-                          shape=(2 * nw, 2 * nw)).tocsc()
+        H = sp.coo_matrix(
+            (np.concatenate(vv), (np.concatenate(rr), np.concatenate(cc))), shape=(2 * nw, 2 * nw)
+        ).tocsc()
         H.sum_duplicates()
         return H
 
@@ -348,8 +364,15 @@ class PenalizedFactor:
         When ``M`` is not positive definite (dense path).
     """
 
-    def __init__(self, gram: WeightedGram, d: np.ndarray, s: np.ndarray, ridge: float, dense: bool,
-                 pattern: CholmodPattern | None = None) -> None:
+    def __init__(
+        self,
+        gram: WeightedGram,
+        d: np.ndarray,
+        s: np.ndarray,
+        ridge: float,
+        dense: bool,
+        pattern: CholmodPattern | None = None,
+    ) -> None:
         p, q = gram.p, gram.q
         self.p, self.q = p, q
         X = gram.X
@@ -460,8 +483,7 @@ class DiagonalLead:
         self.order = np.concatenate([p + self.lead, np.arange(p), p + self.rest_u])
 
     @staticmethod
-    def find(gram: WeightedGram, groups: np.ndarray, min_size: int = 50, max_rest: int = 3000
-             ) -> "DiagonalLead | None":
+    def find(gram: WeightedGram, groups: np.ndarray, min_size: int = 50, max_rest: int = 3000) -> DiagonalLead | None:
         """The largest group of at least ``min_size`` columns whose rows touch one column each.
 
         ``groups[j]`` labels column ``j`` (``0..k−1``); None when no group qualifies, the
@@ -487,8 +509,7 @@ class DiagonalLead:
 class DiagonalLeadFactor:
     """``M(d, s, r)`` factored by eliminating the diagonal leading block (:class:`DiagonalLead`)."""
 
-    def __init__(self, gram: WeightedGram, lead: DiagonalLead, d: np.ndarray, s: np.ndarray,
-                 ridge: float) -> None:
+    def __init__(self, gram: WeightedGram, lead: DiagonalLead, d: np.ndarray, s: np.ndarray, ridge: float) -> None:
         lb = lead
         p, q = gram.p, gram.q
         self.p, self.q, self.lb = p, q, lb
@@ -546,9 +567,16 @@ class DiagonalLeadFactor:
         return self.solve(np.eye(self.p + self.q))
 
 
-def factor_penalized(gram: WeightedGram, d: np.ndarray, s: np.ndarray, ridge: float, *, dense: bool,
-                     lead: DiagonalLead | None = None, pattern: CholmodPattern | None = None
-                     ) -> PenalizedFactor | DiagonalLeadFactor:
+def factor_penalized(
+    gram: WeightedGram,
+    d: np.ndarray,
+    s: np.ndarray,
+    ridge: float,
+    *,
+    dense: bool,
+    lead: DiagonalLead | None = None,
+    pattern: CholmodPattern | None = None,
+) -> PenalizedFactor | DiagonalLeadFactor:
     """Factor ``M(d, s, r)``: diagonal-lead elimination when ``lead`` is given, else dense or CHOLMOD."""
     if lead is not None:
         return DiagonalLeadFactor(gram, lead, d, s, ridge)
@@ -565,8 +593,9 @@ class BorderedFactor:
     Use :meth:`try_factor`, which returns None when ``A + λ_A I`` is not positive definite.
     """
 
-    def __init__(self, solve_A: Callable[[np.ndarray], np.ndarray], B: np.ndarray, C: np.ndarray,
-                 shift_A: float) -> None:
+    def __init__(
+        self, solve_A: Callable[[np.ndarray], np.ndarray], B: np.ndarray, C: np.ndarray, shift_A: float
+    ) -> None:
         self._solve_A = solve_A
         self.B = B
         self.AiB = solve_A(B)
@@ -574,8 +603,14 @@ class BorderedFactor:
         self.shift_A = shift_A
 
     @classmethod
-    def try_factor(cls, A: np.ndarray | sp.spmatrix, B: np.ndarray, C: np.ndarray, shift_A: float = 0.0,
-                   pattern: CholmodPattern | None = None) -> "BorderedFactor | None":
+    def try_factor(
+        cls,
+        A: np.ndarray | sp.spmatrix,
+        B: np.ndarray,
+        C: np.ndarray,
+        shift_A: float = 0.0,
+        pattern: CholmodPattern | None = None,
+    ) -> BorderedFactor | None:
         """Factor ``A + shift_A I`` (sparse ``A`` by CHOLMOD through ``pattern``); None if not PD."""
         try:
             if sp.issparse(A):

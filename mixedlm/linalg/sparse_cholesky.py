@@ -8,7 +8,8 @@ pattern ``Λ'AΛ + I`` can have; each update is a numeric factorization only
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,12 +68,15 @@ class SparseCholesky:
         rows, cols, vals = [], [], []
         for k in range(self.K):
             r, c, v = _blockdiag_to_coo(A.diag[k], int(self.off[k]))
-            rows.append(r); cols.append(c); vals.append(v)
+            rows.append(r)
+            cols.append(c)
+            vals.append(v)
         for (i, j), B in A.offdiag.items():
             r, c, v = B.to_coo(int(self.off[i]), int(self.off[j]))
-            rows += [r, c]; cols += [c, r]; vals += [v, v]
-        self.AZZ = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                 shape=(qt, qt))
+            rows += [r, c]
+            cols += [c, r]
+            vals += [v, v]
+        self.AZZ = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(qt, qt))
         self.AZXy = np.vstack([F.T for F in A.fixed]) if self.K else np.zeros((0, self.p + 1))
 
     def reset_values(self, A: Any) -> None:
@@ -81,9 +85,11 @@ class SparseCholesky:
         self._set_values(A)
 
     def _lambda(self, templates: Sequence[np.ndarray]) -> sp.csc_matrix:
-        data = np.concatenate([
-            np.tile(np.asarray(T)[ii, jj], nl) for T, (ii, jj, nl) in zip(templates, self._lam_term)
-        ]) if self.K else np.zeros(0)
+        data = (
+            np.concatenate([np.tile(np.asarray(T)[ii, jj], nl) for T, (ii, jj, nl) in zip(templates, self._lam_term)])
+            if self.K
+            else np.zeros(0)
+        )
         return sp.csc_matrix((data, (self._lam_rows, self._lam_cols)), shape=(self.qt, self.qt))
 
     def _M(self, templates: Sequence[np.ndarray], absolute: bool = False) -> sp.csc_matrix:
@@ -137,8 +143,11 @@ class SparseCholesky:
         ``v_Z = L⁻¹ P a_Z`` and ``v_X = L_XX⁻¹ (a_X − R_Xᵀ v_Z)``.
         """
         p = self.p
-        vZ = np.asarray(self.factor_obj.solve_L(self.factor_obj.apply_P(np.asarray(aZ, dtype=np.float64)),
-                                                use_LDLt_decomposition=False))
+        vZ = np.asarray(
+            self.factor_obj.solve_L(
+                self.factor_obj.apply_P(np.asarray(aZ, dtype=np.float64)), use_LDLt_decomposition=False
+            )
+        )
         total = np.einsum("qm,qm->m", vZ, vZ)
         if p:
             RX = np.asfortranarray(np.tril(self.LXX[:p, :p]))
@@ -155,11 +164,12 @@ class SparseCholesky:
         for c0 in range(0, lev, lev_chunk):
             c1 = min(lev, c0 + lev_chunk)
             ncols = (c1 - c0) * S
-            E = sp.csc_matrix((np.ones(ncols), (self.off[k] + c0 * S + np.arange(ncols), np.arange(ncols))),
-                              shape=(self.qt, ncols))
+            E = sp.csc_matrix(
+                (np.ones(ncols), (self.off[k] + c0 * S + np.arange(ncols), np.arange(ncols))), shape=(self.qt, ncols)
+            )
             Xs = self.factor_obj(E)
             Xd = Xs.toarray() if sp.issparse(Xs) else np.asarray(Xs)
-            blk = Xd[self.off[k] + c0 * S: self.off[k] + c1 * S, :]
+            blk = Xd[self.off[k] + c0 * S : self.off[k] + c1 * S, :]
             for j in range(c1 - c0):
-                out[c0 + j] = blk[j * S:(j + 1) * S, j * S:(j + 1) * S]
+                out[c0 + j] = blk[j * S : (j + 1) * S, j * S : (j + 1) * S]
         return out

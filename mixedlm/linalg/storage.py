@@ -57,4 +57,3 @@ def term_shapes(A: Any) -> tuple[int, int, list[int], list[int], list[int]]:
     S = [int(D.shape[1]) for D in A.diag]
     nlev = [int(D.shape[0]) for D in A.diag]
     return len(A.diag), int(A.p), S, nlev, [lev * s for lev, s in zip(nlev, S)]
-

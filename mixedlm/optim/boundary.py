@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -12,8 +12,7 @@ from mixedlm.optim.optsummary import OptSummary
 EDGE_STEP = 1e-5
 
 
-def edge_slopes(fun: Callable[[np.ndarray], float], par: np.ndarray, lower: np.ndarray,
-                f0: float) -> dict[int, float]:
+def edge_slopes(fun: Callable[[np.ndarray], float], par: np.ndarray, lower: np.ndarray, f0: float) -> dict[int, float]:
     """One-sided slopes ``(f(θ + h e_i) − f(θ)) / h`` for the parameters exactly on a finite lower bound."""
     slopes: dict[int, float] = {}
     for i in np.flatnonzero(np.isfinite(lower) & (par == lower)):
@@ -23,8 +22,9 @@ def edge_slopes(fun: Callable[[np.ndarray], float], par: np.ndarray, lower: np.n
     return slopes
 
 
-def restart_edge(fun: Callable[[np.ndarray], float], opt: OptSummary, lower: np.ndarray,
-                 rerun: Callable[[np.ndarray], OptSummary]) -> OptSummary:
+def restart_edge(
+    fun: Callable[[np.ndarray], float], opt: OptSummary, lower: np.ndarray, rerun: Callable[[np.ndarray], OptSummary]
+) -> OptSummary:
     """Restart the optimizer when it stopped on a bound the objective decreases away from.
 
     A derivative-free optimizer can stop with a variance parameter exactly at 0 even

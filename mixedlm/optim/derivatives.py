@@ -27,8 +27,8 @@ extrapolation needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -52,17 +52,19 @@ def deriv12(fun: Objective, x: np.ndarray, delta: float = 1e-4) -> tuple[np.ndar
         ei[i] = delta
         fp, fm = fun(x + ei), fun(x - ei)
         g[i] = (fp - fm) / (2 * delta)
-        H[i, i] = (fp - 2 * f0 + fm) / delta ** 2
+        H[i, i] = (fp - 2 * f0 + fm) / delta**2
         for j in range(i):
             ej = np.zeros(P)
             ej[j] = delta
-            H[i, j] = H[j, i] = (fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej)
-                                 + fun(x - ei - ej)) / (4 * delta ** 2)
+            H[i, j] = H[j, i] = (fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej) + fun(x - ei - ej)) / (
+                4 * delta**2
+            )
     return g, H
 
 
-def _diagonal(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _diagonal(
+    fun: Objective, x: np.ndarray, h: np.ndarray, f0: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``f(x ± h_i e_i)``, the central gradient and the diagonal second differences."""
     P = x.shape[0]
     fp, fm = np.empty(P), np.empty(P)
@@ -75,8 +77,9 @@ def _diagonal(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float
     return fp, fm, g, d
 
 
-def central_hessian(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, int]:
+def central_hessian(
+    fun: Objective, x: np.ndarray, h: np.ndarray, f0: float | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Central gradient and symmetric-scheme Hessian at steps ``h`` (see module docstring).
 
     Returns
@@ -104,8 +107,7 @@ def central_hessian(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float | No
     return g, H, n
 
 
-def forward_pair_hessian(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float
-                         ) -> tuple[np.ndarray, np.ndarray, int]:
+def forward_pair_hessian(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float) -> tuple[np.ndarray, np.ndarray, int]:
     """Central gradient and diagonal; off-diagonal ``[f(x+a+b) − f(x+a) − f(x+b) + f(x)] / h_i h_j``.
 
     ``2P + P(P−1)/2`` evaluations (``f0 = f(x)`` given); the off-diagonal entries
@@ -151,8 +153,7 @@ class HessianEstimate:
     evaluations: int
 
 
-def richardson_hessian(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float | None = None
-                       ) -> HessianEstimate:
+def richardson_hessian(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float | None = None) -> HessianEstimate:
     """Gradient and Hessian by Richardson extrapolation of :func:`central_hessian` at ``2h`` and ``h``.
 
     Both levels have errors ``c₂ h² + O(h⁴)``, so ``(4 D_h − D_2h) / 3`` removes the
@@ -167,5 +168,11 @@ def richardson_hessian(fun: Objective, x: np.ndarray, h: np.ndarray, f0: float |
     g1, H1, n1 = central_hessian(fun, x, h, f0)
     g = (4.0 * g1 - g2) / 3.0
     H = (4.0 * H1 - H2) / 3.0
-    return HessianEstimate(gradient=g, hessian=H, gradient_error=np.abs(g - g1), hessian_error=np.abs(H - H1),
-                           steps=h, evaluations=n + n1 + n2)
+    return HessianEstimate(
+        gradient=g,
+        hessian=H,
+        gradient_error=np.abs(g - g1),
+        hessian_error=np.abs(H - H1),
+        steps=h,
+        evaluations=n + n1 + n2,
+    )

@@ -77,7 +77,7 @@ class OptSummary:
         return json.dumps(enc(asdict(self)))
 
     @classmethod
-    def from_json(cls, text: str) -> "OptSummary":
+    def from_json(cls, text: str) -> OptSummary:
         """Inverse of :meth:`to_json`."""
 
         def dec(x: Any) -> Any:

@@ -32,8 +32,8 @@ optimum worse.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -101,10 +101,15 @@ class PolishResult:
 
     def as_dict(self) -> dict:
         """JSON-friendly summary (for :class:`~mixedlm.optim.optsummary.OptSummary`)."""
-        return {"scaled_gradient_start": float(self.scaled_gradient_start),
-                "scaled_gradient": float(self.scaled_gradient), "iterations": int(self.iterations),
-                "evaluations": int(self.evaluations), "converged": bool(self.converged),
-                "measured": bool(self.measured), "message": self.message}
+        return {
+            "scaled_gradient_start": float(self.scaled_gradient_start),
+            "scaled_gradient": float(self.scaled_gradient),
+            "iterations": int(self.iterations),
+            "evaluations": int(self.evaluations),
+            "converged": bool(self.converged),
+            "measured": bool(self.measured),
+            "message": self.message,
+        }
 
 
 def _newton(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -120,8 +125,16 @@ def _newton(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, float
     return s, se, float(np.max(np.abs(s) / se)) if s.size else 0.0
 
 
-def newton_polish(fun: Objective, x0: np.ndarray, f0: float, lower: np.ndarray, scale: np.ndarray,
-                  tol: float = 1e-6, rel_step: float = 1e-3, maxit: int = 5) -> PolishResult:
+def newton_polish(
+    fun: Objective,
+    x0: np.ndarray,
+    f0: float,
+    lower: np.ndarray,
+    scale: np.ndarray,
+    tol: float = 1e-6,
+    rel_step: float = 1e-3,
+    maxit: int = 5,
+) -> PolishResult:
     """Polish a derivative-free optimum with Newton steps (see module docstring).
 
     Parameters
@@ -193,8 +206,9 @@ def newton_polish(fun: Objective, x0: np.ndarray, f0: float, lower: np.ndarray, 
         if not accepted:
             # the predicted decrease ½ gᵀH⁻¹g is below the objective's rounding level: nothing to gain
             rounding_stop = 0.5 * float(g @ s) <= ROUNDING * (abs(f) + 1.0)
-            message = (f"no further decrease along the Newton step (scaled gradient {sg:.2g}"
-                       + (", at the objective's rounding level)" if rounding_stop else ")"))
+            message = f"no further decrease along the Newton step (scaled gradient {sg:.2g}" + (
+                ", at the objective's rounding level)" if rounding_stop else ")"
+            )
             break
         it += 1
         predicted = 0.5 * float(g @ s)
@@ -202,8 +216,12 @@ def newton_polish(fun: Objective, x0: np.ndarray, f0: float, lower: np.ndarray, 
         x = sub(trial)
         f = ft
         clipped = bool(np.any(trial <= lower[idx]))
-        if step == 1.0 and not clipped and sg <= PREDICT_BELOW and (
-                predicted <= 1e3 * ROUNDING * (abs(f) + 1.0) or 0.5 <= decrease / predicted <= 1.5):
+        if (
+            step == 1.0
+            and not clipped
+            and sg <= PREDICT_BELOW
+            and (predicted <= 1e3 * ROUNDING * (abs(f) + 1.0) or 0.5 <= decrease / predicted <= 1.5)
+        ):
             # a full step that behaved as the quadratic model said: the remaining scaled gradient is
             # the Hessian's relative error times the previous one (plus the quadratic term)
             sg_next = HESSIAN_REL_ERROR * sg + sg * sg

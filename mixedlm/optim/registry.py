@@ -12,7 +12,8 @@ large finite bound makes BOBYQA take a huge first step.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,8 +21,14 @@ from mixedlm.optim.optsummary import OptSummary
 
 Objective = Callable[[np.ndarray], float]
 
-NLOPT_DEFAULTS: dict[str, Any] = {"ftol_abs": 1e-8, "xtol_abs": 1e-8, "xtol_rel": 1e-4,
-                                  "ftol_rel": 0.0, "maxfun": 100_000, "initial_step": None}
+NLOPT_DEFAULTS: dict[str, Any] = {
+    "ftol_abs": 1e-8,
+    "xtol_abs": 1e-8,
+    "xtol_rel": 1e-4,
+    "ftol_rel": 0.0,
+    "maxfun": 100_000,
+    "initial_step": None,
+}
 
 _NLOPT_ALGORITHMS = {
     "bobyqa": "LN_BOBYQA",
@@ -85,8 +92,15 @@ class _Logged:
         return f
 
 
-def minimize(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray | None = None,
-             optimizer: str = "bobyqa", keep_log: bool = True, **settings: Any) -> OptSummary:
+def minimize(
+    fun: Objective,
+    x0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray | None = None,
+    optimizer: str = "bobyqa",
+    keep_log: bool = True,
+    **settings: Any,
+) -> OptSummary:
     """Minimize ``fun`` from ``x0`` within bounds.
 
     Parameters
@@ -118,8 +132,15 @@ def minimize(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np.ndarra
     raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {available_optimizers()}")
 
 
-def _minimize_nlopt(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                    name: str, keep_log: bool, settings: dict[str, Any]) -> OptSummary:
+def _minimize_nlopt(
+    fun: Objective,
+    x0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    name: str,
+    keep_log: bool,
+    settings: dict[str, Any],
+) -> OptSummary:
     import nlopt
 
     cfg = dict(NLOPT_DEFAULTS)
@@ -131,8 +152,7 @@ def _minimize_nlopt(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
         cfg["initial_step"] = [float(v) for v in np.asarray(cfg["initial_step"], dtype=np.float64).ravel()]
     n = x0.shape[0]
     logged = _Logged(fun, keep_log)
-    summary = OptSummary(optimizer=name, initial=x0.tolist(), lower=lower.tolist(),
-                         upper=upper.tolist(), settings=cfg)
+    summary = OptSummary(optimizer=name, initial=x0.tolist(), lower=lower.tolist(), upper=upper.tolist(), settings=cfg)
     t0 = time.perf_counter()
     if n == 0:
         f = logged(x0)
@@ -140,8 +160,9 @@ def _minimize_nlopt(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
         summary.return_code, summary.message, summary.converged = 1, "no parameters", True
         return summary
     if name == "newuoa" and n < 2:
-        raise ValueError("NLopt's NEWUOA needs at least two parameters; this model has one "
-                         "(use 'bobyqa' or 'neldermead')")
+        raise ValueError(
+            "NLopt's NEWUOA needs at least two parameters; this model has one (use 'bobyqa' or 'neldermead')"
+        )
     algorithm = getattr(nlopt, _NLOPT_ALGORITHMS[name])
     opt = nlopt.opt(algorithm, n)
     opt.set_lower_bounds(lower)
@@ -179,8 +200,15 @@ def _minimize_nlopt(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
     return summary
 
 
-def _minimize_scipy(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                    name: str, keep_log: bool, settings: dict[str, Any]) -> OptSummary:
+def _minimize_scipy(
+    fun: Objective,
+    x0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    name: str,
+    keep_log: bool,
+    settings: dict[str, Any],
+) -> OptSummary:
     from scipy.optimize import Bounds
     from scipy.optimize import minimize as sp_minimize
 
@@ -202,8 +230,13 @@ def _minimize_scipy(fun: Objective, x0: np.ndarray, lower: np.ndarray, upper: np
     elif method == "COBYQA":
         options.setdefault("maxfev", maxfun)
     logged = _Logged(fun, keep_log)
-    summary = OptSummary(optimizer=name, initial=x0.tolist(), lower=lower.tolist(), upper=upper.tolist(),
-                         settings={"maxfun": maxfun, "options": options})
+    summary = OptSummary(
+        optimizer=name,
+        initial=x0.tolist(),
+        lower=lower.tolist(),
+        upper=upper.tolist(),
+        settings={"maxfun": maxfun, "options": options},
+    )
     t0 = time.perf_counter()
     res = sp_minimize(logged, x0, method=method, bounds=Bounds(lower, upper), options=options)
     summary.elapsed = time.perf_counter() - t0

@@ -76,8 +76,7 @@ class MixedModelFit:
         vals = list(theta_to_sdcor(self.setup.re, self._theta, float(self.variance_scale)))
         if self.residual_sd is not None:
             vals.append(float(self.residual_sd))
-        return pd.Series(vals, index=variance_parameter_names(self.setup.re, self.residual_sd is not None),
-                         dtype=float)
+        return pd.Series(vals, index=variance_parameter_names(self.setup.re, self.residual_sd is not None), dtype=float)
 
     @property
     def nobs(self) -> int:
@@ -208,7 +207,7 @@ class MixedModelFit:
         from mixedlm.results.varcorr import VarCorr, VarCorrGroup
 
         groups = []
-        s2 = self.variance_scale ** 2
+        s2 = self.variance_scale**2
         for blk in self.setup.re.blocks:
             T = self.setup.re.terms[blk.term_index].template(self._theta)
             cov = s2 * (T @ T.T)[np.ix_(blk.columns, blk.columns)]
@@ -254,7 +253,7 @@ class MixedModelFit:
 
         return allFit(self, optimizers=optimizers, data=data, **kwargs)
 
-    def update(self, formula: str | None = None, **changes: Any) -> "MixedModelFit":
+    def update(self, formula: str | None = None, **changes: Any) -> MixedModelFit:
         """Re-run the model's recorded call with changed arguments (R's ``update``).
 
         Parameters
@@ -271,14 +270,17 @@ class MixedModelFit:
 
         call = self.call
         if not call:
-            raise MixedLMError("this model has no recorded call (it was built with the staged API or by "
-                               "refit(), whose response is not in the original data); call lmer()/glmer() "
-                               "again instead")
+            raise MixedLMError(
+                "this model has no recorded call (it was built with the staged API or by "
+                "refit(), whose response is not in the original data); call lmer()/glmer() "
+                "again instead"
+            )
         args = {k: v for k, v in call.items() if k != "function"}
         unknown = set(changes) - set(args)
         if unknown:
-            raise MixedLMError(f"update() got unknown argument(s) {sorted(unknown)}; "
-                               f"{call['function']}() takes {sorted(args)}")
+            raise MixedLMError(
+                f"update() got unknown argument(s) {sorted(unknown)}; {call['function']}() takes {sorted(args)}"
+            )
         args.update(changes)
         if formula is not None:
             args["formula"] = update_formula(call["formula"], formula)
@@ -383,8 +385,9 @@ class MixedModelFit:
         if isinstance(re_form, float) and math.isnan(re_form):
             return set()
         if not isinstance(re_form, str):
-            raise MixedLMError("re_form must be None, '~0' (or NA) or a formula of random-effects terms "
-                               "such as '~(1 | Subject)'")
+            raise MixedLMError(
+                "re_form must be None, '~0' (or NA) or a formula of random-effects terms such as '~(1 | Subject)'"
+            )
         text = re_form.strip()
         if text.replace(" ", "") in ("~0", "NA", "~1", "0"):
             return set()
@@ -396,13 +399,14 @@ class MixedModelFit:
         known = {t.group for t in self.setup.re.terms}
         unknown = groups - known
         if unknown:
-            raise MixedLMError(f"re_form names grouping factors not in the model: {sorted(unknown)}; "
-                               f"the model has {sorted(known)}")
+            raise MixedLMError(
+                f"re_form names grouping factors not in the model: {sorted(unknown)}; the model has {sorted(known)}"
+            )
         return groups
 
-    def _prediction_rows(self, newdata: pd.DataFrame | None, include: set[str] | None,
-                         allow_new_levels: bool) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]],
-                                                          np.ndarray | None]:
+    def _prediction_rows(
+        self, newdata: pd.DataFrame | None, include: set[str] | None, allow_new_levels: bool
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]], np.ndarray | None]:
         """Design rows for prediction: ``X``, offset, per included term ``(k, codes, Z)`` and usable rows.
 
         ``codes`` is −1 for a grouping level not seen in the fit; ``Z`` has the
@@ -416,8 +420,7 @@ class MixedModelFit:
         from mixedlm.design.frame import newdata_frame
 
         groups = [t.group for t in terms] if include is None else sorted(include)
-        nd = newdata_frame(self.setup.frame.spec, newdata, include_random=groups,
-                           allow_new_levels=allow_new_levels)
+        nd = newdata_frame(self.setup.frame.spec, newdata, include_random=groups, allow_new_levels=allow_new_levels)
         X = np.asarray(nd.X, dtype=np.float64)[:, self.setup.fe.kept]
         off = np.asarray(nd.offset, dtype=np.float64)
         m = X.shape[0]
@@ -433,7 +436,7 @@ class MixedModelFit:
             S = blk.Z.shape[1]
             col_used[blk.group] = start + S
             Zk = Zs.setdefault(k, np.zeros((m, terms[k].S)))
-            Zk[:, start:start + S] = np.asarray(blk.Z, dtype=np.float64)
+            Zk[:, start : start + S] = np.asarray(blk.Z, dtype=np.float64)
             codes_of[k] = np.asarray(blk.codes, dtype=np.int64)
         parts = [(k, codes_of[k], np.nan_to_num(Zs[k])) for k in sorted(Zs)]
         return X, off, parts, np.asarray(nd.rows, dtype=bool)
@@ -441,15 +444,22 @@ class MixedModelFit:
     @property
     def _prediction_scale2(self) -> float:
         """σ² multiplying ``M⁻¹`` in prediction variances (1 for families without a scale)."""
-        return self.variance_scale ** 2
+        return self.variance_scale**2
 
     def _joint_factor(self) -> Any:  # pragma: no cover - abstract
         """A Cholesky engine factored at the estimates for the joint (random, fixed) system."""
         raise NotImplementedError
 
-    def predict(self, newdata: pd.DataFrame | None = None, type: str = "link", re_form: Any = None,
-                allow_new_levels: bool = False, se_fit: bool = False, interval: str | None = None,
-                level: float = 0.95) -> pd.Series | pd.DataFrame:
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        type: str = "link",
+        re_form: Any = None,
+        allow_new_levels: bool = False,
+        se_fit: bool = False,
+        interval: str | None = None,
+        level: float = 0.95,
+    ) -> pd.Series | pd.DataFrame:
         """Predictions on the fitted rows or on ``newdata``, optionally with standard errors and intervals.
 
         Parameters
@@ -516,9 +526,11 @@ class MixedModelFit:
         glmm = self.isGLMM()
         if interval == "prediction":
             if glmm and self.family.name != "gaussian":
-                raise MixedLMError("prediction intervals are defined for linear mixed models; for a GLMM use "
-                                   "interval='confidence' (for the mean) or simulate() for new observations")
-            se_int = np.sqrt(se ** 2 + self._prediction_scale2)
+                raise MixedLMError(
+                    "prediction intervals are defined for linear mixed models; for a GLMM use "
+                    "interval='confidence' (for the mean) or simulate() for new observations"
+                )
+            se_int = np.sqrt(se**2 + self._prediction_scale2)
         else:
             se_int = se
         from scipy import stats
@@ -554,8 +566,9 @@ class MixedModelFit:
             return pd.Series(out["fit"], index=newdata.index, name="predict")
         return pd.DataFrame(out, index=newdata.index)
 
-    def _prediction_se(self, X: np.ndarray, parts: list[tuple[int, np.ndarray, np.ndarray]],
-                       chunk: int = 256) -> np.ndarray:
+    def _prediction_se(
+        self, X: np.ndarray, parts: list[tuple[int, np.ndarray, np.ndarray]], chunk: int = 256
+    ) -> np.ndarray:
         """Standard errors ``sqrt(σ² aᵀ M⁻¹ a + new-level prior variance)`` (see :meth:`predict`)."""
         terms = self.setup.re.terms
         offs = self.setup.re.offsets()
@@ -585,4 +598,3 @@ class MixedModelFit:
         se = np.sqrt(s2 * var)
         se[~finite] = np.nan
         return se
-

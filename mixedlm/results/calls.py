@@ -8,7 +8,8 @@ reruns it through :func:`front_end` without importing the front ends.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from mixedlm.errors import MixedLMError
 

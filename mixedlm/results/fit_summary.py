@@ -50,8 +50,11 @@ def fit_messages(fit: MixedFit, opt: Any) -> list[str]:
     if fit.isSingular():
         msgs.append("boundary (singular) fit: see help('isSingular')")
     if getattr(fit.control, "check_conv", "ignore") != "ignore":
-        msgs += [m for m in fit.convergence.messages
-                 if not m.startswith("boundary (singular)") and not m.startswith("the optimizer")]
+        msgs += [
+            m
+            for m in fit.convergence.messages
+            if not m.startswith("boundary (singular)") and not m.startswith("the optimizer")
+        ]
     code = 0 if opt is None or opt.converged else opt.return_code
     message = None if opt is None else opt.message
     name = "none" if opt is None else opt.optimizer
@@ -75,8 +78,9 @@ def _coef_and_corr(fit: MixedFit, glmm: bool) -> tuple[pd.DataFrame, np.ndarray 
         z = est / se
         # lme4 labels the ratio "t value" for families with a scale parameter (p-value still normal)
         label = "t value" if fit.family.has_scale else "z value"
-        coef = pd.DataFrame({"Estimate": est, "Std. Error": se, label: z,
-                             "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z))}, index=fe.index)
+        coef = pd.DataFrame(
+            {"Estimate": est, "Std. Error": se, label: z, "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z))}, index=fe.index
+        )
     else:
         coef = pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=fe.index)
     corr = V / np.outer(se, se) if len(se) > 1 else None
@@ -89,13 +93,29 @@ def lmer_summary(fit: MixedFit) -> FitSummary:
     resid = fit.residuals(type="pearson", scaled=True).to_numpy()
     resid = resid[np.isfinite(resid)]
     data = SummaryData(
-        kind="lmer", reml=fit.REML, method_title=None, family=None, link=None,
-        formula=fit.formula, data_name=fit.setup.data_name,
-        weights_name=_weights_name(fit), offset_name=None, control_line=None,
+        kind="lmer",
+        reml=fit.REML,
+        method_title=None,
+        family=None,
+        link=None,
+        formula=fit.formula,
+        data_name=fit.setup.data_name,
+        weights_name=_weights_name(fit),
+        offset_name=None,
+        control_line=None,
         REMLcrit=fit.REMLcrit() if fit.REML else None,
-        AIC=fit.AIC(), BIC=fit.BIC(), logLik=fit.logLik(), deviance=fit.deviance(),
-        df_resid=fit.df_residual, scaled_residuals=resid, varcorr=fit.VarCorr(), nobs=fit.nobs,
-        ngrps=fit.ngrps(), coef=coef, vcov_corr=corr, messages=fit_messages(fit, fit.opt),
+        AIC=fit.AIC(),
+        BIC=fit.BIC(),
+        logLik=fit.logLik(),
+        deviance=fit.deviance(),
+        df_resid=fit.df_residual,
+        scaled_residuals=resid,
+        varcorr=fit.VarCorr(),
+        nobs=fit.nobs,
+        ngrps=fit.ngrps(),
+        coef=coef,
+        vcov_corr=corr,
+        messages=fit_messages(fit, fit.opt),
     )
     return FitSummary(data)
 
@@ -113,15 +133,33 @@ def glmer_summary(fit: MixedFit) -> FitSummary:
     fam = fit.family
     nb_theta = getattr(fam, "theta", None) if fam.name.startswith("Negative Binomial") else None
     data = SummaryData(
-        kind="glmer", reml=False, method_title=("Laplace Approximation" if fit.nAGQ == 1
-                                                else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {fit.nAGQ}"),
-        family=fam.name if nb_theta is None else "Negative Binomial", link=fam.link.name,
-        formula=fit.formula, data_name=fit.setup.data_name,
-        weights_name=_weights_name(fit), offset_name=None, control_line=None, REMLcrit=None,
-        AIC=fit.AIC(), BIC=fit.BIC(), logLik=fit.logLik(), deviance=-2.0 * fit.logLik(),
-        df_resid=fit.df_residual, scaled_residuals=resid, varcorr=fit.VarCorr(), nobs=fit.nobs,
-        ngrps=fit.ngrps(), coef=coef, vcov_corr=corr, messages=fit_messages(fit, fit.opt or fit.opt_stage1),
-        nb_theta=nb_theta, accuracy=accuracy_line(fit),
+        kind="glmer",
+        reml=False,
+        method_title=(
+            "Laplace Approximation" if fit.nAGQ == 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {fit.nAGQ}"
+        ),
+        family=fam.name if nb_theta is None else "Negative Binomial",
+        link=fam.link.name,
+        formula=fit.formula,
+        data_name=fit.setup.data_name,
+        weights_name=_weights_name(fit),
+        offset_name=None,
+        control_line=None,
+        REMLcrit=None,
+        AIC=fit.AIC(),
+        BIC=fit.BIC(),
+        logLik=fit.logLik(),
+        deviance=-2.0 * fit.logLik(),
+        df_resid=fit.df_residual,
+        scaled_residuals=resid,
+        varcorr=fit.VarCorr(),
+        nobs=fit.nobs,
+        ngrps=fit.ngrps(),
+        coef=coef,
+        vcov_corr=corr,
+        messages=fit_messages(fit, fit.opt or fit.opt_stage1),
+        nb_theta=nb_theta,
+        accuracy=accuracy_line(fit),
     )
     return FitSummary(data)
 

@@ -57,14 +57,13 @@ class GlmerFit(MixedModelFit):
             self._objective_value = objective.value_at(self._par, self._state)
         #: :class:`~mixedlm.engines.glmm.QuadratureCheck` of an ``nAGQ > 1`` fit (None otherwise):
         #: the log-likelihood at the optimum under a richer rule, and the difference.
-        self.quadrature = (quadrature_check(objective, self._par, self._objective_value)
-                           if self.nAGQ > 1 else None)
+        self.quadrature = quadrature_check(objective, self._par, self._objective_value) if self.nAGQ > 1 else None
         #: ``nAGQ="auto"``: ``(points, quadrature error, −2 logLik)`` of every rule tried (set by ``glmer``).
         self.agq_history: list[tuple[int, float, float]] = []
         self._b = []
         off = 0
         for t in setup.re.terms:
-            uk = self._state.u[off:off + t.q].reshape(t.nlev, t.S)
+            uk = self._state.u[off : off + t.q].reshape(t.nlev, t.S)
             self._b.append(uk @ t.template(self._theta).T)
             off += t.q
 
@@ -83,8 +82,9 @@ class GlmerFit(MixedModelFit):
         """
         if self.opt is None or not self.control.calc_derivs:
             return None
-        return richardson_hessian(self.objective.deviance, self._par, HESSIAN_STEP * self.parameter_scale(),
-                                  f0=self._objective_value)
+        return richardson_hessian(
+            self.objective.deviance, self._par, HESSIAN_STEP * self.parameter_scale(), f0=self._objective_value
+        )
 
     def parameter_scale(self) -> np.ndarray:
         """Approximate standard errors of (θ, β) (of θ for ``nAGQ = 0``): finite-difference step units.
@@ -111,8 +111,12 @@ class GlmerFit(MixedModelFit):
         est = self.hessian_estimate
         if est is None:
             return None
-        return {"gradient": est.gradient, "Hessian": est.hessian, "gradient_error": est.gradient_error,
-                "Hessian_error": est.hessian_error}
+        return {
+            "gradient": est.gradient,
+            "Hessian": est.hessian,
+            "gradient_error": est.gradient_error,
+            "Hessian_error": est.hessian_error,
+        }
 
     def se_error(self) -> pd.Series | None:
         """Estimated relative error of each fixed effect's standard error from the Hessian's error.
@@ -190,7 +194,7 @@ class GlmerFit(MixedModelFit):
     def _estimates_start(self) -> dict[str, np.ndarray]:
         return {"theta": self.theta, "fixef": self.fixef().to_numpy()}
 
-    def refit(self, newresp: Any = None, *, control: Any = None, start: Any = "estimates") -> "GlmerFit":
+    def refit(self, newresp: Any = None, *, control: Any = None, start: Any = "estimates") -> GlmerFit:
         """Fit the same model again (lme4's ``refit``): to a new response, or with other settings.
 
         Parameters
@@ -225,14 +229,15 @@ class GlmerFit(MixedModelFit):
         run = control
         if isinstance(start, str) and start == "estimates" and self.nAGQ != 0:
             run = replace(control, nAGQ0initStep=False)
-        objective, o1, o2, history = fit_glmm_stages(setup, nAGQ=self.nAGQ, control=run,
-                                                     start=self._start_for(start), max_points=None)
+        objective, o1, o2, history = fit_glmm_stages(
+            setup, nAGQ=self.nAGQ, control=run, start=self._start_for(start), max_points=None
+        )
         new = wrap_glmm(setup, objective, o1, o2, control=control, agq_history=history)
         if newresp is None and self.call:
             new.call = dict(self.call, control=control)
         return new
 
-    def refitML(self) -> "GlmerFit":
+    def refitML(self) -> GlmerFit:
         """Itself: a GLMM is an ML fit."""
         return self
 
@@ -256,9 +261,10 @@ class GlmerFit(MixedModelFit):
     def _draw_response(self, eta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A draw from the family at ``μ* = g⁻¹(η*)`` (binomial: proportions; dispersion ``φ = σ̂²``)."""
         fam = self.family
-        phi = self.sigma ** 2 if fam.has_scale else 1.0
-        return np.asarray(fam.simulate(fam.link.linkinv(eta), self.setup.prior_weights, rng, scale=phi),
-                          dtype=np.float64)
+        phi = self.sigma**2 if fam.has_scale else 1.0
+        return np.asarray(
+            fam.simulate(fam.link.linkinv(eta), self.setup.prior_weights, rng, scale=phi), dtype=np.float64
+        )
 
     def optimum(self) -> Optimum:
         """The final stage's criterion: the Laplace / AGQ deviance over (θ, β), or over θ for ``nAGQ = 0``.
@@ -271,11 +277,23 @@ class GlmerFit(MixedModelFit):
         obj.u_anchor, obj.eta_anchor = self.objective.u_anchor, self.objective.eta_anchor
         scale = self.parameter_scale()
         if self.opt is None:
-            return Optimum(fun=obj.deviance_theta, x=self.theta, value=float(self._objective_value),
-                           names=self.theta_names, lower=self.lower, scale=scale)
+            return Optimum(
+                fun=obj.deviance_theta,
+                x=self.theta,
+                value=float(self._objective_value),
+                names=self.theta_names,
+                lower=self.lower,
+                scale=scale,
+            )
         lower = np.concatenate([self.lower, np.full(self.setup.fe.p, -np.inf)])
-        return Optimum(fun=obj.deviance, x=self._par.copy(), value=float(self._objective_value),
-                       names=self.theta_names + list(self.setup.fe.names), lower=lower, scale=scale)
+        return Optimum(
+            fun=obj.deviance,
+            x=self._par.copy(),
+            value=float(self._objective_value),
+            names=self.theta_names + list(self.setup.fe.names),
+            lower=lower,
+            scale=scale,
+        )
 
     @cached_property
     def _fresh_derivatives(self) -> HessianEstimate:
@@ -303,17 +321,22 @@ class GlmerFit(MixedModelFit):
         from mixedlm.fitting.profiling import GlmmProfileProblem
 
         if self.family.has_scale:
-            raise MixedLMError("profiling a GLMM with an estimated scale parameter (Gamma, inverse Gaussian, "
-                               "Gaussian with a non-identity link) is not available (lme4 does not profile "
-                               "them either); use confint(method='Wald') or method='boot'")
+            raise MixedLMError(
+                "profiling a GLMM with an estimated scale parameter (Gamma, inverse Gaussian, "
+                "Gaussian with a non-identity link) is not available (lme4 does not profile "
+                "them either); use confint(method='Wald') or method='boot'"
+            )
         if self.nAGQ == 0:
-            raise MixedLMError("profile() needs the Laplace or adaptive Gauss-Hermite deviance over (θ, β); "
-                               "this model was fitted with nAGQ=0 — refit with nAGQ=1 (or use "
-                               "confint(method='Wald') / method='boot')")
+            raise MixedLMError(
+                "profile() needs the Laplace or adaptive Gauss-Hermite deviance over (θ, β); "
+                "this model was fitted with nAGQ=0 — refit with nAGQ=1 (or use "
+                "confint(method='Wald') / method='boot')"
+            )
         control = replace(self.control, calc_derivs=False)
         obj = make_glmm_objective(self.setup, nAGQ=self.nAGQ, control=control, max_points=None)
-        return GlmmProfileProblem(obj, self.setup.re, self.theta, self.fixef().to_numpy(),
-                                  list(self.setup.fe.names), control)
+        return GlmmProfileProblem(
+            obj, self.setup.re, self.theta, self.fixef().to_numpy(), list(self.setup.fe.names), control
+        )
 
     def _linkinv(self, eta: np.ndarray) -> np.ndarray:
         return self.family.link.linkinv(eta)
@@ -359,8 +382,9 @@ class GlmerFit(MixedModelFit):
             return self._vcov_rx
         if self.hessian_estimate is None:
             if use_hessian:
-                raise MixedLMError("no Hessian for this fit (nAGQ=0 or GlmerControl(calc_derivs=False)); "
-                                   "use vcov(use_hessian=False)")
+                raise MixedLMError(
+                    "no Hessian for this fit (nAGQ=0 or GlmerControl(calc_derivs=False)); use vcov(use_hessian=False)"
+                )
             return self._vcov_rx
         return self._vcov_hessian
 
@@ -370,9 +394,11 @@ class GlmerFit(MixedModelFit):
             V = 2.0 * np.linalg.inv(self.hessian_estimate.hessian)
             nt = self.setup.re.n_theta
             return V[nt:, nt:]
-        warn_at_caller("the Hessian of the deviance is not positive definite at the estimates; standard "
-                      "errors use the conditional (R_X) covariance instead — check convergence",
-                      ConvergenceWarning)
+        warn_at_caller(
+            "the Hessian of the deviance is not positive definite at the estimates; standard "
+            "errors use the conditional (R_X) covariance instead — check convergence",
+            ConvergenceWarning,
+        )
         return self._vcov_rx
 
     def _cond_var_terms(self) -> list[np.ndarray]:
@@ -445,8 +471,7 @@ class GlmerFit(MixedModelFit):
         elif type == "working":
             r = (y - mu) / self.family.link.mu_eta(st.eta)
         else:
-            raise MixedLMError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', "
-                               f"not {type!r}")
+            raise MixedLMError(f"residual type must be 'deviance', 'pearson', 'response' or 'working', not {type!r}")
         return self.pad(r, "residuals")
 
     # ------------------------------------------------------------- checks
@@ -458,14 +483,19 @@ class GlmerFit(MixedModelFit):
             se = np.sqrt(np.diag(self._vcov_rx))  # cheap; the Hessian is not needed to spot separation
         except (MixedLMError, np.linalg.LinAlgError):
             return
-        bad = [n for n, b, s in zip(self.setup.fe.names, self._beta, se)
-               if abs(b) > 10 and (not np.isfinite(s) or s > 5 * abs(b))]
+        bad = [
+            n
+            for n, b, s in zip(self.setup.fe.names, self._beta, se)
+            if abs(b) > 10 and (not np.isfinite(s) or s > 5 * abs(b))
+        ]
         if bad:
             warn_at_caller(
                 f"fixed effect(s) {', '.join(repr(b) for b in bad)} have very large estimates and standard "
                 "errors: the response is probably completely separated by them (a level or range with "
                 "only 0s or only 1s); their estimates are not meaningful — remove or merge the offending "
-                "levels", ConvergenceWarning)
+                "levels",
+                ConvergenceWarning,
+            )
 
     # ------------------------------------------------------------- summary
     def summary(self) -> Any:
@@ -475,12 +505,15 @@ class GlmerFit(MixedModelFit):
         return glmer_summary(self)
 
     def __repr__(self) -> str:
-        return (f"<GlmerFit {self.formula!r} {self.family.name}({self.family.link.name}), nAGQ={self.nAGQ}: "
-                f"n={self.nobs}, logLik={self.logLik():.4f}>")
+        return (
+            f"<GlmerFit {self.formula!r} {self.family.name}({self.family.link.name}), nAGQ={self.nAGQ}: "
+            f"n={self.nobs}, logLik={self.logLik():.4f}>"
+        )
 
 
-def wrap_glmm(setup: Any, objective: Any, opt1: Any, opt2: Any, control: Any = None,
-              agq_history: list | None = None) -> GlmerFit:
+def wrap_glmm(
+    setup: Any, objective: Any, opt1: Any, opt2: Any, control: Any = None, agq_history: list | None = None
+) -> GlmerFit:
     """Stage 4: the fitted-model object, with lme4's singular-fit message and the accuracy warnings."""
     fit = GlmerFit(setup=setup, objective=objective, opt_stage1=opt1, opt=opt2, control=control or GlmerControl())
     fit.agq_history = list(agq_history or [])
@@ -501,4 +534,5 @@ def warn_quadrature(fit: GlmerFit, control: Any) -> None:
         "dimension, and the estimates may be affected too (the integrand is far from Gaussian, e.g. a "
         "random-effect SD large relative to the information in each group). Use more points "
         f"(nAGQ={qc.nAGQ_check}) or nAGQ='auto', and compare with the Laplace fit (nAGQ=1)",
-        AccuracyWarning)
+        AccuracyWarning,
+    )

@@ -101,13 +101,15 @@ class LmerFit(MixedModelFit):
     def model_response(self) -> tuple[np.ndarray, np.ndarray | None]:
         """The response as fitted (offset not subtracted) and the prior weights (None if none)."""
         w = self.setup.frame.weights
-        return (np.asarray(self.setup.frame.y, dtype=np.float64),
-                None if w is None else np.asarray(w, dtype=np.float64))
+        return (
+            np.asarray(self.setup.frame.y, dtype=np.float64),
+            None if w is None else np.asarray(w, dtype=np.float64),
+        )
 
     def _estimates_start(self) -> np.ndarray:
         return self.theta
 
-    def refit(self, newresp: Any = None, *, control: Any = None, start: Any = "estimates") -> "LmerFit":
+    def refit(self, newresp: Any = None, *, control: Any = None, start: Any = "estimates") -> LmerFit:
         """Fit the same model again (lme4's ``refit``): to a new response, or with other settings.
 
         Parameters
@@ -124,7 +126,7 @@ class LmerFit(MixedModelFit):
         """
         return self._refit(newresp, self.REML, control, start)
 
-    def refitML(self) -> "LmerFit":
+    def refitML(self) -> LmerFit:
         """The ML fit of this model (lme4's ``refitML``): itself when it is one, else refitted from θ̂ by ML."""
         if not self.REML:
             return self
@@ -136,7 +138,7 @@ class LmerFit(MixedModelFit):
             warnings.simplefilter("ignore", SingularFitMessage)
             return self._refit(None, False, None, "estimates")
 
-    def _refit(self, newresp: Any, REML: bool, control: Any, start: Any) -> "LmerFit":
+    def _refit(self, newresp: Any, REML: bool, control: Any, start: Any) -> LmerFit:
         from mixedlm.fitting.lmm import fit_lmm_stages, with_response
 
         control = control or self.control
@@ -175,8 +177,14 @@ class LmerFit(MixedModelFit):
         def fun(theta: np.ndarray) -> float:
             return float(obj.criterion(np.asarray(theta, dtype=np.float64), reml=reml))
 
-        return Optimum(fun=fun, x=self.theta, value=fun(self.theta), names=self.theta_names, lower=self.lower,
-                       scale=theta_scale(self.theta))
+        return Optimum(
+            fun=fun,
+            x=self.theta,
+            value=fun(self.theta),
+            names=self.theta_names,
+            lower=self.lower,
+            scale=theta_scale(self.theta),
+        )
 
     @cached_property
     def _derivatives(self) -> HessianEstimate:
@@ -227,8 +235,7 @@ class LmerFit(MixedModelFit):
     def REMLcrit(self) -> float:
         """REML criterion at the estimates (−2 × REML log-likelihood); REML fits only."""
         if not self.REML:
-            raise MixedLMError("REMLcrit() is defined for REML fits; this model was fitted by ML "
-                               "(use deviance())")
+            raise MixedLMError("REMLcrit() is defined for REML fits; this model was fitted by ML (use deviance())")
         return float(self._sol.objective)
 
     def deviance(self, REML: bool | None = None) -> float:
@@ -290,8 +297,10 @@ class LmerFit(MixedModelFit):
 
     def __repr__(self) -> str:
         kind = "REML" if self.REML else "ML"
-        return (f"<LmerFit {self.formula!r} by {kind}: n={self.nobs}, "
-                f"{'REML criterion' if self.REML else 'deviance'}={self._sol.objective:.4f}>")
+        return (
+            f"<LmerFit {self.formula!r} by {kind}: n={self.nobs}, "
+            f"{'REML criterion' if self.REML else 'deviance'}={self._sol.objective:.4f}>"
+        )
 
 
 def wrap_lmm(setup: Any, objective: Any, opt: Any, control: Any = None) -> LmerFit:

@@ -8,8 +8,8 @@ this module only formats.  ``str(vc)`` reproduces ``print(VarCorr(fit))``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -99,8 +99,8 @@ class VarCorr:
     >>> vc = VarCorr([VarCorrGroup("Batch", ["(Intercept)"], np.array([[1764.05]]))], 49.51)
     >>> print(vc)
      Groups   Name        Std.Dev.
-     Batch    (Intercept) 42.001  
-     Residual             49.510  
+     Batch    (Intercept) 42.001
+     Residual             49.510
     """
 
     def __init__(self, groups: list[VarCorrGroup], sigma: float | None) -> None:
@@ -265,4 +265,3 @@ class VarCorr:
                 return self.groups[self.names.index(key)]
             raise KeyError(key)
         return self.groups[key]
-

@@ -4,7 +4,7 @@ of ``summary`` and ``anova``)."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,7 +20,9 @@ SIGNIF_LEGEND = "0 \u2018***\u2019 0.001 \u2018**\u2019 0.01 \u2018*\u2019 0.05 
 _SIGNIF_LEGEND_ASCII = "0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
 
 
-def format_pval(pv: Sequence[float | None], digits: int = 5, eps: float = R_DBL_EPSILON, na_form: str = "NA") -> list[str]:
+def format_pval(
+    pv: Sequence[float | None], digits: int = 5, eps: float = R_DBL_EPSILON, na_form: str = "NA"
+) -> list[str]:
     """R's ``format.pval()``.
 
     Values below ``eps`` print as ``"< 2e-16"`` (``"<2e-16"`` when the other
@@ -207,8 +209,18 @@ def print_coefmat(
         for j in range(nc):
             if np.isnan(xm[i, j]):
                 cf[i][j] = "NaN"
-    return finish_coefmat(cf, xm, has_p, rownames, colnames, dig_tst, signif_stars_=signif_stars_,
-                          signif_legend=signif_legend, ascii_quotes=ascii_quotes, width=width)
+    return finish_coefmat(
+        cf,
+        xm,
+        has_p,
+        rownames,
+        colnames,
+        dig_tst,
+        signif_stars_=signif_stars_,
+        signif_legend=signif_legend,
+        ascii_quotes=ascii_quotes,
+        width=width,
+    )
 
 
 def _zero_mismatches(cf: list[list[str]], xm: np.ndarray, ok: np.ndarray, ncols: int) -> list[tuple[int, int]]:

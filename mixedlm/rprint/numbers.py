@@ -12,9 +12,9 @@ R's ``NaN`` and ``None`` of ``NA``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -348,9 +348,7 @@ def _scientific(x: float, digits: int) -> _Sci:
     return _Sci(neg, kpower, nsig, bool(widens))
 
 
-def format_real_info(
-    x: Iterable[float], digits: int = 7, nsmall: int = 0, scipen: int = 0
-) -> tuple[int, int, int]:
+def format_real_info(x: Iterable[float], digits: int = 7, nsmall: int = 0, scipen: int = 0) -> tuple[int, int, int]:
     """R's ``formatReal()``: common field width, decimals and exponent flag for a vector.
 
     This is what makes ``format(c(612.0975, 35.07, 654.94), digits = 4)`` give

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 # ---------------------------------------------------------------------------
 # Names: abbreviate(), make.unique(), make.names()
@@ -192,8 +192,25 @@ def make_unique(names: Sequence[str], sep: str = ".") -> list[str]:
 
 
 _R_RESERVED = {
-    "if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE", "FALSE", "NULL",
-    "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_", "NA_complex_", "in",
+    "if",
+    "else",
+    "repeat",
+    "while",
+    "function",
+    "for",
+    "next",
+    "break",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "Inf",
+    "NaN",
+    "NA",
+    "NA_integer_",
+    "NA_real_",
+    "NA_character_",
+    "NA_complex_",
+    "in",
 }
 
 
@@ -277,7 +294,9 @@ def cat(*objs: str | Sequence[str], sep: str = " ", fill: bool | int = False, wi
     return "".join(out)
 
 
-def strwrap(x: str, width: int = 72, indent: int = 0, exdent: int = 0, prefix: str = "", initial: str | None = None) -> list[str]:
+def strwrap(
+    x: str, width: int = 72, indent: int = 0, exdent: int = 0, prefix: str = "", initial: str | None = None
+) -> list[str]:
     """R's ``strwrap()`` for one paragraph string.
 
     Words are separated by single whitespace characters; a line holds as many
@@ -329,7 +348,7 @@ def strwrap(x: str, width: int = 72, indent: int = 0, exdent: int = 0, prefix: s
             if first:
                 first = False
                 max_len = width - len(prefix) - exdent
-            block = words[start:start + k]
+            block = words[start : start + k]
             if nc[start + k - 1] == 0:  # a kept empty word does not end a line
                 block = block[:-1]
             lines.append(block)

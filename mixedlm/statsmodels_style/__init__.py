@@ -15,5 +15,11 @@ from mixedlm.statsmodels_style.bayes_mixed_glm import (
 )
 from mixedlm.statsmodels_style.mixed_lm import MixedLM, MixedLMResults
 
-__all__ = ["MixedLM", "MixedLMResults", "MixedGLM", "BinomialBayesMixedGLM", "PoissonBayesMixedGLM",
-           "BayesMixedGLMResults"]
+__all__ = [
+    "MixedLM",
+    "MixedLMResults",
+    "MixedGLM",
+    "BinomialBayesMixedGLM",
+    "PoissonBayesMixedGLM",
+    "BayesMixedGLMResults",
+]

@@ -41,7 +41,8 @@ The lme4 front end reaches the same engines through :func:`fit_glmer_bayes`
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,10 @@ from mixedlm.errors import ConvergenceWarning, DataError, MixedLMError, warn_at_
 from mixedlm.statsmodels_style.summary2 import Summary2
 
 __all__ = [
-    "MixedGLM", "BinomialBayesMixedGLM", "PoissonBayesMixedGLM", "BayesMixedGLMResults",
+    "MixedGLM",
+    "BinomialBayesMixedGLM",
+    "PoissonBayesMixedGLM",
+    "BayesMixedGLMResults",
     "fit_glmer_bayes",
 ]
 
@@ -63,16 +67,18 @@ __all__ = [
 # Input checking
 # --------------------------------------------------------------------------------------
 
+
 def _prior_sd(value: Any, name: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise MixedLMError(f"{name} must be a positive number (a prior standard deviation), "
-                           f"not {value!r}") from None
+        raise MixedLMError(f"{name} must be a positive number (a prior standard deviation), not {value!r}") from None
     if not math.isfinite(v) or v <= 0:
-        raise MixedLMError(f"{name} is the prior standard deviation of "
-                           f"{'the log standard deviations (vcp)' if name == 'vcp_p' else 'the fixed effects'}"
-                           f" and must be a positive finite number; got {v!r}")
+        raise MixedLMError(
+            f"{name} is the prior standard deviation of "
+            f"{'the log standard deviations (vcp)' if name == 'vcp_p' else 'the fixed effects'}"
+            f" and must be a positive finite number; got {v!r}"
+        )
     return v
 
 
@@ -81,8 +87,9 @@ def _as_sparse(a: Any, n: int) -> tuple[sp.csc_matrix, list[str] | None]:
     if sp.issparse(a):
         Z = sp.csc_matrix(a, dtype=np.float64)
         if Z.shape[0] != n:
-            raise DataError(f"exog_vc has {Z.shape[0]} rows but endog has {n} observations; they "
-                            "must have one row per observation")
+            raise DataError(
+                f"exog_vc has {Z.shape[0]} rows but endog has {n} observations; they must have one row per observation"
+            )
         if not np.all(np.isfinite(Z.data)):
             raise DataError("exog_vc must be finite; it has NaN or infinite entries")
         return Z, None
@@ -93,19 +100,23 @@ def _as_sparse(a: Any, n: int) -> tuple[sp.csc_matrix, list[str] | None]:
 def _check_ident(ident: Any, q: int) -> tuple[np.ndarray, np.ndarray]:
     """Validated labels remapped to ``0..k−1`` (sorted) and the original distinct labels."""
     if ident is None:
-        raise MixedLMError("ident is required: one integer label per column of exog_vc (equal labels "
-                           "share a standard deviation)")
+        raise MixedLMError(
+            "ident is required: one integer label per column of exog_vc (equal labels share a standard deviation)"
+        )
     arr = np.asarray(ident)
     if arr.ndim != 1:
         arr = arr.reshape(-1) if arr.ndim == 0 else arr
         if arr.ndim != 1:
             raise MixedLMError(f"ident must be a one-dimensional array of integers, not shape {arr.shape}")
     if arr.shape[0] != q:
-        raise MixedLMError(f"ident has {arr.shape[0]} labels but exog_vc has {q} columns; give one "
-                           "integer label per column of exog_vc")
+        raise MixedLMError(
+            f"ident has {arr.shape[0]} labels but exog_vc has {q} columns; give one integer label per column of exog_vc"
+        )
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise MixedLMError(f"ident must have an integer dtype (one label per column of exog_vc), not "
-                           f"{arr.dtype}; e.g. np.array([0, 0, 1, 1, 1])")
+        raise MixedLMError(
+            f"ident must have an integer dtype (one label per column of exog_vc), not "
+            f"{arr.dtype}; e.g. np.array([0, 0, 1, 1, 1])"
+        )
     labels, codes = np.unique(arr, return_inverse=True)
     return codes.astype(np.int64).ravel(), labels
 
@@ -124,21 +135,23 @@ def _family(family: Any) -> Any:
         family = table[family.lower()]()
     name = getattr(family, "name", None)
     if name not in ("binomial", "poisson"):
-        raise MixedLMError(f"Bayesian mixed GLMs support families without a scale parameter: "
-                           f"mlm.families.Binomial(link=...) or Poisson(link=...), not {family!r}")
+        raise MixedLMError(
+            f"Bayesian mixed GLMs support families without a scale parameter: "
+            f"mlm.families.Binomial(link=...) or Poisson(link=...), not {family!r}"
+        )
     return family
 
 
-def _response(endog: Any, family: Any, trials: Any, n_hint: int | None = None
-              ) -> tuple[np.ndarray, np.ndarray, str | None]:
+def _response(
+    endog: Any, family: Any, trials: Any, n_hint: int | None = None
+) -> tuple[np.ndarray, np.ndarray, str | None]:
     """Response on the family's scale (binomial: proportion) and weights (binomial: trials)."""
     name = endog.name if isinstance(endog, pd.Series) else None
     y = as_float_array(endog, "endog")
     label = "endog" if name is None else repr(str(name))
     if y.ndim == 2 and y.shape[1] == 2:
         if family.name != "binomial":
-            raise DataError("a two-column endog (successes, failures) is a binomial response; use the "
-                            "binomial family")
+            raise DataError("a two-column endog (successes, failures) is a binomial response; use the binomial family")
         if trials is not None:
             raise DataError("give either a two-column endog (successes, failures) or trials=, not both")
         if not np.all(np.isfinite(y)):
@@ -153,8 +166,10 @@ def _response(endog: Any, family: Any, trials: Any, n_hint: int | None = None
     if y.ndim != 1:
         y = y.reshape(-1) if (y.ndim == 2 and y.shape[1] == 1) else y
         if y.ndim != 1:
-            raise DataError(f"endog must be a vector (or, for the binomial family, an (n, 2) array of "
-                            f"successes and failures), not shape {y.shape}")
+            raise DataError(
+                f"endog must be a vector (or, for the binomial family, an (n, 2) array of "
+                f"successes and failures), not shape {y.shape}"
+            )
     if not np.all(np.isfinite(y)):
         i = int(np.flatnonzero(~np.isfinite(y))[0])
         raise DataError(f"endog must be finite; row {i} (0-based) has {y[i]}")
@@ -167,9 +182,11 @@ def _response(endog: Any, family: Any, trials: Any, n_hint: int | None = None
                 raise DataError("trials must be finite non-negative whole numbers")
             if np.any(y < 0) or np.any(y > n_tr):
                 i = int(np.flatnonzero((y < 0) | (y > n_tr))[0])
-                raise DataError(f"binomial endog with trials= is the number of successes, between 0 "
-                                f"and the trials; row {i} (0-based) has {y[i]:g} successes out of "
-                                f"{n_tr[i]:g}")
+                raise DataError(
+                    f"binomial endog with trials= is the number of successes, between 0 "
+                    f"and the trials; row {i} (0-based) has {y[i]:g} successes out of "
+                    f"{n_tr[i]:g}"
+                )
             with np.errstate(invalid="ignore", divide="ignore"):
                 prop = np.where(n_tr > 0, y / np.where(n_tr > 0, n_tr, 1.0), 0.0)
             family.validate_response(prop, n_tr, label)
@@ -177,9 +194,11 @@ def _response(endog: Any, family: Any, trials: Any, n_hint: int | None = None
         bad = (y != 0.0) & (y != 1.0)
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"binomial {label} must be 0 or 1 (use an (n, 2) array of successes and "
-                            f"failures, or trials=, for counts out of several trials); row {i} "
-                            f"(0-based) has {y[i]:g}")
+            raise DataError(
+                f"binomial {label} must be 0 or 1 (use an (n, 2) array of successes and "
+                f"failures, or trials=, for counts out of several trials); row {i} "
+                f"(0-based) has {y[i]:g}"
+            )
         return y, np.ones_like(y), name
     if trials is not None:
         raise DataError("trials= is for the binomial family only")
@@ -190,6 +209,7 @@ def _response(endog: Any, family: Any, trials: Any, n_hint: int | None = None
 # --------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------
+
 
 class MixedGLM:
     """Generalized linear mixed model with Bayesian estimation (statsmodels' ``BayesMixedGLM``).
@@ -229,10 +249,23 @@ class MixedGLM:
 
     _fixed_family: str | None = None
 
-    def __init__(self, endog: Any, exog: Any, exog_vc: Any, ident: Any, family: Any = None,
-                 vcp_p: float = 1, fe_p: float = 2, fep_names: Sequence[str] | None = None,
-                 vcp_names: Sequence[str] | None = None, vc_names: Sequence[str] | None = None, *,
-                 trials: Any = None, offset: Any = None, _prepared: tuple | None = None) -> None:
+    def __init__(
+        self,
+        endog: Any,
+        exog: Any,
+        exog_vc: Any,
+        ident: Any,
+        family: Any = None,
+        vcp_p: float = 1,
+        fe_p: float = 2,
+        fep_names: Sequence[str] | None = None,
+        vcp_names: Sequence[str] | None = None,
+        vc_names: Sequence[str] | None = None,
+        *,
+        trials: Any = None,
+        offset: Any = None,
+        _prepared: tuple | None = None,
+    ) -> None:
         self.family = _family(family)
         self.vcp_p = _prior_sd(vcp_p, "vcp_p")
         self.fe_p = _prior_sd(fe_p, "fe_p")
@@ -252,8 +285,10 @@ class MixedGLM:
         else:
             X, xnames = float_matrix(exog, "exog", n)
         if exog_vc is None:
-            raise MixedLMError("exog_vc is required: the design of the random effects (one column per "
-                               "realization); for a model without random effects use a GLM")
+            raise MixedLMError(
+                "exog_vc is required: the design of the random effects (one column per "
+                "realization); for a model without random effects use a GLM"
+            )
         Z, znames = _as_sparse(exog_vc, n)
         if Z.shape[1] == 0:
             raise MixedLMError("exog_vc has no columns: the model needs at least one random effect")
@@ -271,8 +306,7 @@ class MixedGLM:
             self.offset = np.asarray(offset, dtype=np.float64).reshape(-1)
             if self.offset.shape[0] != n or not np.all(np.isfinite(self.offset)):
                 raise DataError(f"offset must be {n} finite numbers, one per observation")
-        self.fep_names = self._names(fep_names, xnames or None, self.k_fep, "fep_names",
-                                     lambda i: f"FE_{i + 1}")
+        self.fep_names = self._names(fep_names, xnames or None, self.k_fep, "fep_names", lambda i: f"FE_{i + 1}")
         if vcp_names is None:
             vcp_default = [f"VC_{i + 1}" for i in range(self.k_vcp)]
             if not np.array_equal(labels, np.arange(self.k_vcp)):
@@ -292,13 +326,14 @@ class MixedGLM:
         self.data: Any = None
 
     @staticmethod
-    def _names(given: Sequence[str] | None, found: list[str] | None, size: int, what: str,
-               default: Any) -> list[str]:
+    def _names(given: Sequence[str] | None, found: list[str] | None, size: int, what: str, default: Any) -> list[str]:
         if given is not None:
             names = [str(x) for x in given]
             if len(names) != size:
-                raise MixedLMError(f"{what} has {len(names)} names but the model has {size} "
-                                   f"{'variance parameters (distinct ident labels)' if what == 'vcp_names' else 'of them'}")
+                raise MixedLMError(
+                    f"{what} has {len(names)} names but the model has {size} "
+                    f"{'variance parameters (distinct ident labels)' if what == 'vcp_names' else 'of them'}"
+                )
             return names
         if found is not None and len(found) == size:
             return list(found)
@@ -310,9 +345,14 @@ class MixedGLM:
         """The engine's view of the model (built once)."""
         if self._problem is None:
             self._problem = engine.BayesProblem(
-                X=self.exog, Z=self.exog_vc, ident=self.ident,
+                X=self.exog,
+                Z=self.exog_vc,
+                ident=self.ident,
                 kernel=engine.LogLikKernel(self.family, self.endog, self.weights),
-                offset=self.offset, vcp_p=self.vcp_p, fe_p=self.fe_p)
+                offset=self.offset,
+                vcp_p=self.vcp_p,
+                fe_p=self.fe_p,
+            )
         return self._problem
 
     @property
@@ -322,7 +362,7 @@ class MixedGLM:
 
     def _unpack(self, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p, k = self.k_fep, self.k_vcp
-        return vec[:p], vec[p:p + k], vec[p + k:]
+        return vec[:p], vec[p : p + k], vec[p + k :]
 
     def logposterior(self, params: Any) -> float:
         """``log p(y, fep, vcp, vc)`` with all normalising constants at packed ``params``."""
@@ -352,10 +392,11 @@ class MixedGLM:
                 f"variational Bayes is not available for the {ker.family_name} family with the "
                 f"{ker.link_name} link: {ker.vb_problem}, so the expected log-likelihood under any "
                 "Gaussian approximation is -inf and the ELBO does not exist; use fit_map(), or a "
-                "link defined on the whole line (binomial: logit, probit, cloglog, cauchit; Poisson: log)")
+                "link defined on the whole line (binomial: logit, probit, cloglog, cauchit; Poisson: log)"
+            )
 
     # ------------------------------------------------------------------ fitting
-    def fit_map(self, allow_collapse: bool = True, blas_threads: int | None = 1) -> "BayesMixedGLMResults":
+    def fit_map(self, allow_collapse: bool = True, blas_threads: int | None = 1) -> BayesMixedGLMResults:
         """Posterior mode and Laplace approximation to the posterior.
 
         Newton's method on the profile ``max_{fep, vc}`` of the log posterior over ``vcp``, with
@@ -382,9 +423,11 @@ class MixedGLM:
             try:
                 fit = engine.fit_map(self.problem, allow_collapse=allow_collapse)
             except FloatingPointError as exc:
-                raise MixedLMError(f"fit_map failed: {exc}. With the {self.family.link.name} link the linear "
-                                   "predictor must stay inside the link's domain; a mode on its boundary (e.g. "
-                                   "Poisson identity link with means pushed to 0) has no Laplace approximation")
+                raise MixedLMError(
+                    f"fit_map failed: {exc}. With the {self.family.link.name} link the linear "
+                    "predictor must stay inside the link's domain; a mode on its boundary (e.g. "
+                    "Poisson identity link with means pushed to 0) has no Laplace approximation"
+                ) from None
         res = BayesMixedGLMResults(self, fit)
         if not fit.converged:
             warn_at_caller(f"fit_map: {fit.message}", ConvergenceWarning)
@@ -397,13 +440,20 @@ class MixedGLM:
                 "mode for every component, and here it is the highest one (statsmodels finds the same "
                 "kind).  Its standard deviations say little about the variance; use fit_vb(), glmer(), "
                 "or fit_map(allow_collapse=False) for the interior mode if there is one",
-                UserWarning)
+                UserWarning,
+            )
         return res
 
     fit = fit_map
 
-    def fit_vb(self, mean: Any = None, sd: Any = None, n_quad: int = 20, optimizer: str = "newton",
-               blas_threads: int | None = 1) -> "BayesMixedGLMResults":
+    def fit_vb(
+        self,
+        mean: Any = None,
+        sd: Any = None,
+        n_quad: int = 20,
+        optimizer: str = "newton",
+        blas_threads: int | None = 1,
+    ) -> BayesMixedGLMResults:
         """Mean-field Gaussian variational Bayes.
 
         Maximizes the ELBO over the means and log SDs of independent Gaussians for every
@@ -448,15 +498,17 @@ class MixedGLM:
             except FloatingPointError as exc:
                 raise MixedLMError(f"fit_vb failed: {exc}") from None
         if not fit.converged:
-            warn_at_caller(f"fit_vb: {fit.message} (largest gradient component "
-                          f"{fit.info['gradient_max']:.3g})", ConvergenceWarning)
+            warn_at_caller(
+                f"fit_vb: {fit.message} (largest gradient component {fit.info['gradient_max']:.3g})", ConvergenceWarning
+            )
         return BayesMixedGLMResults(self, fit)
 
-    def predict(self, params: Any, exog: Any = None, linear: bool = False, exog_vc: Any = None,
-                offset: Any = None) -> np.ndarray:
+    def predict(
+        self, params: Any, exog: Any = None, linear: bool = False, exog_vc: Any = None, offset: Any = None
+    ) -> np.ndarray:
         """Mean (or linear predictor) at packed ``params``; see :meth:`BayesMixedGLMResults.predict`."""
         par = np.asarray(params, dtype=np.float64)
-        b = par[:self.k_fep]
+        b = par[: self.k_fep]
         if exog is None:
             X = self.exog
             off = self.offset if offset is None else np.asarray(offset, dtype=np.float64)
@@ -472,10 +524,12 @@ class MixedGLM:
             else:
                 Zn, _ = float_matrix(exog_vc, "exog_vc", None)
             if Zn.shape != (X.shape[0], self.k_vc):
-                raise DataError(f"exog_vc must have {X.shape[0]} rows and {self.k_vc} columns (one per "
-                                f"random effect), not {Zn.shape}")
+                raise DataError(
+                    f"exog_vc must have {X.shape[0]} rows and {self.k_vc} columns (one per "
+                    f"random effect), not {Zn.shape}"
+                )
             if par.shape[0] == self.k_fep + self.k_vcp + self.k_vc:
-                eta = eta + Zn @ par[self.k_fep + self.k_vcp:]
+                eta = eta + Zn @ par[self.k_fep + self.k_vcp :]
             else:
                 raise MixedLMError("conditional predictions need the full params vector (fep, vcp, vc)")
         eta = np.asarray(eta, dtype=np.float64)
@@ -485,9 +539,17 @@ class MixedGLM:
 
     # ------------------------------------------------------------------ formulas
     @classmethod
-    def from_formula(cls, formula: str, vc_formulas: dict[str, str], data: pd.DataFrame, vcp_p: float = 1,
-                     fe_p: float = 2, family: Any = None, vcp_names: Sequence[str] | None = None,
-                     vc_names: Sequence[str] | None = None) -> "MixedGLM":
+    def from_formula(
+        cls,
+        formula: str,
+        vc_formulas: dict[str, str],
+        data: pd.DataFrame,
+        vcp_p: float = 1,
+        fe_p: float = 2,
+        family: Any = None,
+        vcp_names: Sequence[str] | None = None,
+        vc_names: Sequence[str] | None = None,
+    ) -> MixedGLM:
         """Build the model from a fixed-effects formula and one formula per variance component.
 
         Parameters
@@ -509,17 +571,25 @@ class MixedGLM:
         MixedGLM (or the subclass it is called on)
         """
         fam = cls._formula_family(family)
-        X, xnames, y, trials, offset, Z, ident, vnames, znames, used = _formula_design(
-            formula, vc_formulas, data, fam)
+        X, xnames, y, trials, offset, Z, ident, vnames, znames, used = _formula_design(formula, vc_formulas, data, fam)
         kwargs: dict[str, Any] = {}
         if cls._fixed_family is None:
             kwargs["family"] = fam
         if trials is not None:
             kwargs["trials"] = trials
-        model = cls(y, X, Z, ident, vcp_p=vcp_p, fe_p=fe_p, fep_names=xnames,
-                    vcp_names=list(vcp_names) if vcp_names is not None else vnames,
-                    vc_names=list(vc_names) if vc_names is not None else znames,
-                    offset=offset if np.any(offset != 0) else None, **kwargs)
+        model = cls(
+            y,
+            X,
+            Z,
+            ident,
+            vcp_p=vcp_p,
+            fe_p=fe_p,
+            fep_names=xnames,
+            vcp_names=list(vcp_names) if vcp_names is not None else vnames,
+            vc_names=list(vc_names) if vc_names is not None else znames,
+            offset=offset if np.any(offset != 0) else None,
+            **kwargs,
+        )
         model.formula = formula
         model.vc_formulas = dict(vc_formulas)
         model.data = data
@@ -531,8 +601,10 @@ class MixedGLM:
         return _family(family)
 
     def __repr__(self) -> str:
-        return (f"<{type(self).__name__}: {self.family.name}({self.family.link.name}), n={self.nobs}, "
-                f"{self.k_fep} fixed effects, {self.k_vcp} variance parameters, {self.k_vc} random effects>")
+        return (
+            f"<{type(self).__name__}: {self.family.name}({self.family.link.name}), n={self.nobs}, "
+            f"{self.k_fep} fixed effects, {self.k_vcp} variance parameters, {self.k_vc} random effects>"
+        )
 
 
 class BinomialBayesMixedGLM(MixedGLM):
@@ -540,15 +612,38 @@ class BinomialBayesMixedGLM(MixedGLM):
 
     _fixed_family = "binomial"
 
-    def __init__(self, endog: Any, exog: Any, exog_vc: Any, ident: Any, vcp_p: float = 1, fe_p: float = 2,
-                 fep_names: Sequence[str] | None = None, vcp_names: Sequence[str] | None = None,
-                 vc_names: Sequence[str] | None = None, *, link: str = "logit", trials: Any = None,
-                 offset: Any = None) -> None:
+    def __init__(
+        self,
+        endog: Any,
+        exog: Any,
+        exog_vc: Any,
+        ident: Any,
+        vcp_p: float = 1,
+        fe_p: float = 2,
+        fep_names: Sequence[str] | None = None,
+        vcp_names: Sequence[str] | None = None,
+        vc_names: Sequence[str] | None = None,
+        *,
+        link: str = "logit",
+        trials: Any = None,
+        offset: Any = None,
+    ) -> None:
         from mixedlm import families as fams
 
-        super().__init__(endog, exog, exog_vc, ident, family=fams.Binomial(link=link), vcp_p=vcp_p,
-                         fe_p=fe_p, fep_names=fep_names, vcp_names=vcp_names, vc_names=vc_names,
-                         trials=trials, offset=offset)
+        super().__init__(
+            endog,
+            exog,
+            exog_vc,
+            ident,
+            family=fams.Binomial(link=link),
+            vcp_p=vcp_p,
+            fe_p=fe_p,
+            fep_names=fep_names,
+            vcp_names=vcp_names,
+            vc_names=vc_names,
+            trials=trials,
+            offset=offset,
+        )
 
     @classmethod
     def _formula_family(cls, family: Any) -> Any:
@@ -564,14 +659,36 @@ class PoissonBayesMixedGLM(MixedGLM):
 
     _fixed_family = "poisson"
 
-    def __init__(self, endog: Any, exog: Any, exog_vc: Any, ident: Any, vcp_p: float = 1, fe_p: float = 2,
-                 fep_names: Sequence[str] | None = None, vcp_names: Sequence[str] | None = None,
-                 vc_names: Sequence[str] | None = None, *, link: str = "log", offset: Any = None) -> None:
+    def __init__(
+        self,
+        endog: Any,
+        exog: Any,
+        exog_vc: Any,
+        ident: Any,
+        vcp_p: float = 1,
+        fe_p: float = 2,
+        fep_names: Sequence[str] | None = None,
+        vcp_names: Sequence[str] | None = None,
+        vc_names: Sequence[str] | None = None,
+        *,
+        link: str = "log",
+        offset: Any = None,
+    ) -> None:
         from mixedlm import families as fams
 
-        super().__init__(endog, exog, exog_vc, ident, family=fams.Poisson(link=link), vcp_p=vcp_p,
-                         fe_p=fe_p, fep_names=fep_names, vcp_names=vcp_names, vc_names=vc_names,
-                         offset=offset)
+        super().__init__(
+            endog,
+            exog,
+            exog_vc,
+            ident,
+            family=fams.Poisson(link=link),
+            vcp_p=vcp_p,
+            fe_p=fe_p,
+            fep_names=fep_names,
+            vcp_names=vcp_names,
+            vc_names=vc_names,
+            offset=offset,
+        )
 
     @classmethod
     def _formula_family(cls, family: Any) -> Any:
@@ -586,6 +703,7 @@ class PoissonBayesMixedGLM(MixedGLM):
 # Formula design
 # --------------------------------------------------------------------------------------
 
+
 def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFrame, family: Any) -> tuple:
     """Fixed design, response and the stacked variance-component columns from formulas.
 
@@ -599,34 +717,51 @@ def _formula_design(formula: str, vc_formulas: dict[str, str], data: pd.DataFram
     if not isinstance(formula, str):
         raise MixedLMError(f"formula must be a string like 'y ~ x', not {type(formula).__name__}")
     if not isinstance(vc_formulas, dict) or not vc_formulas:
-        raise MixedLMError("vc_formulas must be a non-empty dict: name -> one-sided formula, e.g. "
-                           "{'herd': '0 + C(herd)'}")
+        raise MixedLMError(
+            "vc_formulas must be a non-empty dict: name -> one-sided formula, e.g. {'herd': '0 + C(herd)'}"
+        )
     data = as_pandas_frame(data)
     parsed = parse_formula(formula, require_random=False)
     if parsed.random:
-        raise MixedLMError("the fixed-effects formula of a Bayesian mixed GLM has no (x | g) terms; give "
-                           "random effects through vc_formulas, or use glmer(..., method='vb')")
-    frame = build_model_frame(parsed, data, binary_factor_ok=family.name == "binomial",
-                              allow_nlev_equal_nobs=True, vc_formulas=vc_formulas)
+        raise MixedLMError(
+            "the fixed-effects formula of a Bayesian mixed GLM has no (x | g) terms; give "
+            "random effects through vc_formulas, or use glmer(..., method='vb')"
+        )
+    frame = build_model_frame(
+        parsed, data, binary_factor_ok=family.name == "binomial", allow_nlev_equal_nobs=True, vc_formulas=vc_formulas
+    )
     used = frame.used_rows
     y = np.asarray(frame.y, dtype=np.float64)
     trials = None if frame.trials is None else np.asarray(frame.trials, dtype=np.float64)
     if trials is not None:
         if family.name != "binomial":
-            raise DataError(f"the response {parsed.response!r} is a binomial (successes, trials) response "
-                            f"but the family is {family.name}")
+            raise DataError(
+                f"the response {parsed.response!r} is a binomial (successes, trials) response "
+                f"but the family is {family.name}"
+            )
         y = y * trials  # successes, with trials=
     for comp in frame.vc:
         if comp.size == 0:
             raise DataError(f"vc_formulas[{comp.name!r}] gives no non-zero columns on the data")
     Z, ident, vcp_names, vc_names = stack_components(frame.vc)
-    return (np.asarray(frame.X, dtype=np.float64), list(frame.X_names), y, trials,
-            np.asarray(frame.offset, dtype=np.float64), Z, ident, vcp_names, vc_names, used)
+    return (
+        np.asarray(frame.X, dtype=np.float64),
+        list(frame.X_names),
+        y,
+        trials,
+        np.asarray(frame.offset, dtype=np.float64),
+        Z,
+        ident,
+        vcp_names,
+        vc_names,
+        used,
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------
+
 
 class BayesMixedGLMResults:
     """Posterior summaries from :meth:`MixedGLM.fit_map` or :meth:`MixedGLM.fit_vb`.
@@ -699,7 +834,7 @@ class BayesMixedGLMResults:
         names = self.names
         if self._cov is not None:
             return pd.DataFrame(self._cov, index=names, columns=names)
-        return pd.Series(self._sd ** 2, index=names)
+        return pd.Series(self._sd**2, index=names)
 
     def random_effects(self, term: str | int | None = None) -> pd.DataFrame:
         """Posterior means and SDs of the random-effect realizations.
@@ -720,19 +855,21 @@ class BayesMixedGLMResults:
             names = list(self.model.vcp_names)
             if isinstance(term, (int, np.integer)) and not isinstance(term, bool):
                 if not 0 <= int(term) < len(names):
-                    raise MixedLMError(f"term {term} is out of range: the model has {len(names)} variance "
-                                       f"parameters ({', '.join(names)})")
+                    raise MixedLMError(
+                        f"term {term} is out of range: the model has {len(names)} variance "
+                        f"parameters ({', '.join(names)})"
+                    )
                 k = int(term)
             elif term in names:
                 k = names.index(term)
             else:
                 raise MixedLMError(f"unknown term {term!r}; the variance parameters are {names}")
             idx = np.flatnonzero(self.model.ident == k)
-        return pd.DataFrame({"Mean": self.vc_mean[idx], "SD": self.vc_sd[idx]},
-                            index=[self.model.vc_names[i] for i in idx])
+        return pd.DataFrame(
+            {"Mean": self.vc_mean[idx], "SD": self.vc_sd[idx]}, index=[self.model.vc_names[i] for i in idx]
+        )
 
-    def predict(self, exog: Any = None, linear: bool = False, exog_vc: Any = None,
-                offset: Any = None) -> np.ndarray:
+    def predict(self, exog: Any = None, linear: bool = False, exog_vc: Any = None, offset: Any = None) -> np.ndarray:
         """Predicted means (or linear predictors) at the posterior mean/mode.
 
         Parameters
@@ -763,12 +900,22 @@ class BayesMixedGLMResults:
         sdcol = [""] * k_fe + [f"{math.exp(x):.3f}" for x in self.vcp_mean]
         lb = [""] * k_fe + [f"{math.exp(a - 2 * b):.3f}" for a, b in zip(self.vcp_mean, self.vcp_sd)]
         ub = [""] * k_fe + [f"{math.exp(a + 2 * b):.3f}" for a, b in zip(self.vcp_mean, self.vcp_sd)]
-        table = pd.DataFrame({"Type": ["M"] * k_fe + ["V"] * k_v, "Post. Mean": mean, "Post. SD": sd,
-                              "SD": sdcol, "SD (LB)": lb, "SD (UB)": ub},
-                             index=list(m.fep_names) + list(m.vcp_names))
+        table = pd.DataFrame(
+            {
+                "Type": ["M"] * k_fe + ["V"] * k_v,
+                "Post. Mean": mean,
+                "Post. SD": sd,
+                "SD": sdcol,
+                "SD (LB)": lb,
+                "SD (UB)": ub,
+            },
+            index=list(m.fep_names) + list(m.vcp_names),
+        )
         title = f"{type(m.family).__name__} Mixed GLM Results"
-        extra = ["Parameter types are mean structure (M) and variance structure (V)",
-                 "Variance parameters are modeled as log standard deviations"]
+        extra = [
+            "Parameter types are mean structure (M) and variance structure (V)",
+            "Variance parameters are modeled as log standard deviations",
+        ]
         link = m.family.link.name
         if (m.family.name, link) not in (("binomial", "logit"), ("poisson", "log")):
             extra.append(f"Link: {link}")
@@ -777,8 +924,7 @@ class BayesMixedGLMResults:
         else:
             extra.append(f"Mean-field variational Bayes; ELBO = {self.objective:.4f}")
         if self.collapsed:
-            extra.append("Collapsed mode for " + ", ".join(self.collapsed)
-                         + " (random effects ≈ 0; see the warning)")
+            extra.append("Collapsed mode for " + ", ".join(self.collapsed) + " (random effects ≈ 0; see the warning)")
         if not self.converged:
             extra.append(f"Warning: not converged ({self.message})")
         return Summary2(title, table, extra_txt=extra, formats={"Post. Mean": "{:.4f}", "Post. SD": "{:.4f}"})
@@ -792,8 +938,10 @@ class BayesMixedGLMResults:
 # The glmer front end
 # --------------------------------------------------------------------------------------
 
-def fit_glmer_bayes(setup: Any, method: str, vcp_p: float = 1, fe_p: float = 2,
-                    **fit_args: Any) -> BayesMixedGLMResults:
+
+def fit_glmer_bayes(
+    setup: Any, method: str, vcp_p: float = 1, fe_p: float = 2, **fit_args: Any
+) -> BayesMixedGLMResults:
     """Fit a ``glmer`` design by the Bayesian engines (``method="map"`` or ``"vb"``).
 
     Parameters
@@ -823,9 +971,20 @@ def fit_glmer_bayes(setup: Any, method: str, vcp_p: float = 1, fe_p: float = 2,
     y = np.asarray(setup.y, dtype=np.float64)
     w = np.asarray(setup.prior_weights, dtype=np.float64)
     offset = np.asarray(setup.frame.offset, dtype=np.float64)
-    model = MixedGLM(None, X, Z, ident, family=fam, vcp_p=vcp_p, fe_p=fe_p, fep_names=list(setup.fe.names),
-                     vcp_names=vcp_names, vc_names=vc_names, offset=offset if np.any(offset != 0) else None,
-                     _prepared=(y, w))
+    model = MixedGLM(
+        None,
+        X,
+        Z,
+        ident,
+        family=fam,
+        vcp_p=vcp_p,
+        fe_p=fe_p,
+        fep_names=list(setup.fe.names),
+        vcp_names=vcp_names,
+        vc_names=vc_names,
+        offset=offset if np.any(offset != 0) else None,
+        _prepared=(y, w),
+    )
     model.formula = setup.frame.parsed.formula
     if method == "map":
         return model.fit_map(**fit_args)

@@ -27,7 +27,8 @@ Quantities, with ``Ψ = cov_re/scale`` and ``V₀ = I + ZΨZᵀ`` (relative cova
   with ``H`` the Hessian of the log-likelihood profiled over the scale, in
   ``(fe_params, lower triangle of Ψ, vcomp/scale)``; ``bse = sqrt(diag(pcov))`` and
   ``bse_re = sqrt(scale · diag(pcov))`` (what the summary prints next to the variances —
-  statsmodels' mix of scaled estimates and unscaled standard errors, kept for comparability).  ``H`` is taken by central differences of the profiled
+  statsmodels' mix of scaled estimates and unscaled standard errors, kept for comparability).
+  ``H`` is taken by central differences of the profiled
   log-likelihood ``ℓ(β, ψ) = −½[log|V₀| + (REML) log|XᵀV₀⁻¹X| + m(1 + log(2π rᵀV₀⁻¹r/m))]``,
   ``m = n − p`` (REML) or ``n``, evaluated from the factor pieces (``rᵀV₀⁻¹r`` = penalized
   RSS at β̂ plus ``‖R_Xᵀ(β − β̂)‖²``).
@@ -38,7 +39,8 @@ Names follow the package's formula layer (``(Intercept)`` → shown as ``Interce
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,6 +56,7 @@ __all__ = ["MixedLM", "MixedLMResults"]
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
+
 
 def _vector(a: Any, name: str, n: int | None = None) -> np.ndarray:
     arr = as_float_array(a, name)
@@ -83,6 +86,7 @@ def _group_codes(groups: Any, n: int) -> tuple[np.ndarray, list[Any], str | None
 # the model
 # --------------------------------------------------------------------------------------
 
+
 class MixedLM:
     """Linear mixed model with statsmodels' interface, fitted by the ``lmer`` engine.
 
@@ -107,8 +111,17 @@ class MixedLM:
     See the module docstring for how the structure maps to lme4 terms.
     """
 
-    def __init__(self, endog: Any, exog: Any, groups: Any, exog_re: Any = None, exog_vc: Any = None,
-                 *, _re_names: Sequence[str] | None = None, _vc_designs: Any = None) -> None:
+    def __init__(
+        self,
+        endog: Any,
+        exog: Any,
+        groups: Any,
+        exog_re: Any = None,
+        exog_vc: Any = None,
+        *,
+        _re_names: Sequence[str] | None = None,
+        _vc_designs: Any = None,
+    ) -> None:
         self.endog_names = endog.name if isinstance(endog, pd.Series) and endog.name is not None else "y"
         y = _vector(endog, "endog")
         n = y.shape[0]
@@ -130,8 +143,11 @@ class MixedLM:
         else:
             Zre, rnames = float_matrix(exog_re, "exog_re", n)
             if rnames is None:
-                rnames = [self.group_name] + [f"Z{i + 1}" for i in range(1, Zre.shape[1])] \
-                    if Zre.shape[1] and np.all(Zre[:, 0] == 1.0) else [f"Z{i + 1}" for i in range(Zre.shape[1])]
+                rnames = (
+                    [self.group_name] + [f"Z{i + 1}" for i in range(1, Zre.shape[1])]
+                    if Zre.shape[1] and np.all(Zre[:, 0] == 1.0)
+                    else [f"Z{i + 1}" for i in range(Zre.shape[1])]
+                )
         if _re_names is not None:
             rnames = list(_re_names)
         self.exog_re = Zre
@@ -151,15 +167,24 @@ class MixedLM:
         self.k_re = Zre.shape[1]
         self.k_vc = len(self._vc)
         if self.k_re == 0 and self.k_vc == 0:
-            raise MixedLMError("the model has no random effects: give exog_re (or leave it None for a random "
-                               "intercept) or variance components")
+            raise MixedLMError(
+                "the model has no random effects: give exog_re (or leave it None for a random "
+                "intercept) or variance components"
+            )
         self.formula: str | None = None
 
     # --------------------------------------------------------------- formulas
     @classmethod
-    def from_formula(cls, formula: str, data: pd.DataFrame, groups: Any = None, re_formula: str | None = None,
-                     vc_formula: dict[str, str] | None = None, subset: Any = None,
-                     **kwargs: Any) -> "MixedLM":
+    def from_formula(
+        cls,
+        formula: str,
+        data: pd.DataFrame,
+        groups: Any = None,
+        re_formula: str | None = None,
+        vc_formula: dict[str, str] | None = None,
+        subset: Any = None,
+        **kwargs: Any,
+    ) -> MixedLM:
         """statsmodels' formula interface.
 
         Parameters
@@ -188,8 +213,10 @@ class MixedLM:
             raise MixedLMError(f"unsupported arguments: {sorted(kwargs)}")
         data = as_pandas_frame(data)
         if groups is None:
-            raise MixedLMError("groups is required: a column name or one label per row (use a constant "
-                               "column for crossed models with vc_formula)")
+            raise MixedLMError(
+                "groups is required: a column name or one label per row (use a constant "
+                "column for crossed models with vc_formula)"
+            )
         gname = None
         if isinstance(groups, str):
             if groups not in data.columns:
@@ -200,17 +227,25 @@ class MixedLM:
             group_vector = groups
         parsed = parse_formula(formula, require_random=False)
         if parsed.random:
-            raise MixedLMError("MixedLM formulas have no (x | g) terms: give groups=, re_formula= and "
-                               "vc_formula=, or use mlm.lmer() with lme4's syntax")
+            raise MixedLMError(
+                "MixedLM formulas have no (x | g) terms: give groups=, re_formula= and "
+                "vc_formula=, or use mlm.lmer() with lme4's syntax"
+            )
         re_rhs = None
         if re_formula is not None:
             re_rhs = vc_rhs(re_formula)
             if re_rhs.strip() in ("0", "-1", "0 + 0"):
                 re_rhs = "0"
         extra = {} if re_rhs in (None, "0") else {"re_formula": re_rhs}
-        frame = build_model_frame(parsed, data, allow_nlev_equal_nobs=True, subset=subset,
-                                  vc_formulas=dict(vc_formula or {}), extra_rhs=extra,
-                                  row_vectors={"groups": group_vector})
+        frame = build_model_frame(
+            parsed,
+            data,
+            allow_nlev_equal_nobs=True,
+            subset=subset,
+            vc_formulas=dict(vc_formula or {}),
+            extra_rhs=extra,
+            row_vectors={"groups": group_vector},
+        )
         if np.any(frame.offset != 0):
             raise MixedLMError("offsets are not supported by MixedLM.from_formula")
         n = frame.n
@@ -224,10 +259,14 @@ class MixedLM:
             design, Zre = frame.extra["re_formula"]
             rnames = [(gname or "Group") if c == "(Intercept)" else c for c in design.column_names]
         yname = parsed.response or "y"
-        model = cls(pd.Series(np.asarray(frame.y, dtype=np.float64), name=yname),
-                    pd.DataFrame(np.asarray(frame.X), columns=list(frame.X_names)),
-                    pd.Series(frame.row_vectors["groups"], name=gname), exog_re=Zre if Zre.shape[1] else 0,
-                    _re_names=rnames, _vc_designs=frame.vc)
+        model = cls(
+            pd.Series(np.asarray(frame.y, dtype=np.float64), name=yname),
+            pd.DataFrame(np.asarray(frame.X), columns=list(frame.X_names)),
+            pd.Series(frame.row_vectors["groups"], name=gname),
+            exog_re=Zre if Zre.shape[1] else 0,
+            _re_names=rnames,
+            _vc_designs=frame.vc,
+        )
         model.formula = formula
         model.data = data
         return model
@@ -240,9 +279,16 @@ class MixedLM:
         inputs = []
         glev = [str(x) for x in self.group_labels]
         if self.k_re:
-            inputs.append(TermInput(group=self.group_name, codes=self.group_codes, levels=glev,
-                                    Z=np.ascontiguousarray(self.exog_re), colnames=list(self.exog_re_names),
-                                    correlated=True))
+            inputs.append(
+                TermInput(
+                    group=self.group_name,
+                    codes=self.group_codes,
+                    levels=glev,
+                    Z=np.ascontiguousarray(self.exog_re),
+                    colnames=list(self.exog_re_names),
+                    correlated=True,
+                )
+            )
         used = {self.group_name}
         self._vc_levels: list[list[tuple[int, int]]] = []
         for name, col, val, cnames in self._vc:
@@ -253,13 +299,20 @@ class MixedLM:
             self._vc_levels.append(levels)
             term_name = name if name not in used else f"{name}.vc"
             used.add(term_name)
-            labels = [f"{glev[g]}:{cnames[c] if c < len(cnames) else c}" if g >= 0 else "(none)"
-                      for g, c in levels]
-            inputs.append(TermInput(group=term_name, codes=codes.astype(np.int64).ravel(), levels=labels,
-                                    Z=val[:, None].copy(), colnames=["(Intercept)"], correlated=True))
+            labels = [f"{glev[g]}:{cnames[c] if c < len(cnames) else c}" if g >= 0 else "(none)" for g, c in levels]
+            inputs.append(
+                TermInput(
+                    group=term_name,
+                    codes=codes.astype(np.int64).ravel(),
+                    levels=labels,
+                    Z=val[:, None].copy(),
+                    colnames=["(Intercept)"],
+                    correlated=True,
+                )
+            )
         return inputs
 
-    def fit(self, reml: bool = True, control: Any = None, **kwargs: Any) -> "MixedLMResults":
+    def fit(self, reml: bool = True, control: Any = None, **kwargs: Any) -> MixedLMResults:
         """Fit by REML (default) or ML with the ``lmer`` engine.
 
         Parameters
@@ -283,8 +336,11 @@ class MixedLM:
         from mixedlm.threads import blas_threads
 
         if kwargs:
-            warn_at_caller(f"MixedLM.fit ignores {sorted(kwargs)}: it uses lme4's profiled criterion and "
-                          "optimizer (pass control=mlm.LmerControl(...) to change them)", UserWarning)
+            warn_at_caller(
+                f"MixedLM.fit ignores {sorted(kwargs)}: it uses lme4's profiled criterion and "
+                "optimizer (pass control=mlm.LmerControl(...) to change them)",
+                UserWarning,
+            )
         control = control or LmerControl()
         n, p = self.exog.shape
         if n <= p:
@@ -300,18 +356,22 @@ class MixedLM:
             theta = np.array(opt.final, dtype=np.float64)
             sol = obj.solution(theta)
         if not opt.converged:
-            warn_at_caller(f"MixedLM: optimizer {opt.optimizer} stopped without convergence ({opt.message})",
-                          ConvergenceWarning)
+            warn_at_caller(
+                f"MixedLM: optimizer {opt.optimizer} stopped without convergence ({opt.message})", ConvergenceWarning
+            )
         return MixedLMResults(self, re, obj, theta, sol, bool(reml), opt)
 
     def __repr__(self) -> str:
-        return (f"<MixedLM: n={self.endog.shape[0]}, {self.k_fe} fixed effects, {len(self.group_labels)} "
-                f"groups, k_re={self.k_re}, k_vc={self.k_vc}>")
+        return (
+            f"<MixedLM: n={self.endog.shape[0]}, {self.k_fe} fixed effects, {len(self.group_labels)} "
+            f"groups, k_re={self.k_re}, k_vc={self.k_vc}>"
+        )
 
 
 # --------------------------------------------------------------------------------------
 # results
 # --------------------------------------------------------------------------------------
+
 
 class MixedLMResults:
     """Fitted :class:`MixedLM` with statsmodels' attribute names.
@@ -338,8 +398,9 @@ class MixedLMResults:
         ``"REML"`` or ``"ML"``.
     """
 
-    def __init__(self, model: MixedLM, re: Any, objective: Any, theta: np.ndarray, sol: Any, reml: bool,
-                 opt: Any) -> None:
+    def __init__(
+        self, model: MixedLM, re: Any, objective: Any, theta: np.ndarray, sol: Any, reml: bool, opt: Any
+    ) -> None:
         self.model = model
         self._re = re
         self._obj = objective
@@ -418,14 +479,14 @@ class MixedLMResults:
             th = np.zeros(re.n_theta)
             if k_re:
                 P = np.zeros((k_re, k_re))
-                for (i, j), v in zip(il, psi[:len(il)]):
+                for (i, j), v in zip(il, psi[: len(il)]):
                     P[i, j] = P[j, i] = v
                 try:
                     T = np.linalg.cholesky(P)
                 except np.linalg.LinAlgError:
                     return None
                 th[gterm.theta_index] = T[gterm.tri_rows, gterm.tri_cols]
-            for t, v in zip(vterms, psi[len(il):]):
+            for t, v in zip(vterms, psi[len(il) :]):
                 if v < 0:
                     return None
                 th[t.theta_index] = math.sqrt(v)
@@ -466,8 +527,9 @@ class MixedLMResults:
         d = x0.shape[0]
         p = self.k_fe
         scale_psi = max(float(np.max(np.abs(x0[p:]))) if d > p else 1.0, 1e-8)
-        typical = np.concatenate([np.maximum(np.abs(x0[:p]), self.bse_fe.to_numpy()),
-                                  np.maximum(np.abs(x0[p:]), 0.05 * scale_psi)])
+        typical = np.concatenate(
+            [np.maximum(np.abs(x0[:p]), self.bse_fe.to_numpy()), np.maximum(np.abs(x0[p:]), 0.05 * scale_psi)]
+        )
         h = 1e-3 * typical
         pcov = self._fd_pcov(f, x0, h)
         se = np.sqrt(np.abs(np.diag(pcov)))
@@ -601,12 +663,19 @@ class MixedLMResults:
 
         m = self.model
         sizes = np.bincount(m.group_codes)
-        info = [("Model:", "MixedLM"), ("No. Observations:", str(self.nobs)),
-                ("No. Groups:", str(self.n_groups)), ("Min. group size:", f"{sizes.min():.0f}"),
-                ("Max. group size:", f"{sizes.max():.0f}"), ("Mean group size:", f"{sizes.mean():.1f}"),
-                ("Dependent Variable:", str(m.endog_names)), ("Method:", self.method),
-                ("Scale:", f"{self.scale:.4f}"), ("Log-Likelihood:", f"{self.llf:.4f}"),
-                ("Converged:", "Yes" if self.converged else "No")]
+        info = [
+            ("Model:", "MixedLM"),
+            ("No. Observations:", str(self.nobs)),
+            ("No. Groups:", str(self.n_groups)),
+            ("Min. group size:", f"{sizes.min():.0f}"),
+            ("Max. group size:", f"{sizes.max():.0f}"),
+            ("Mean group size:", f"{sizes.mean():.1f}"),
+            ("Dependent Variable:", str(m.endog_names)),
+            ("Method:", self.method),
+            ("Scale:", f"{self.scale:.4f}"),
+            ("Log-Likelihood:", f"{self.llf:.4f}"),
+            ("Converged:", "Yes" if self.converged else "No"),
+        ]
         q = -norm.ppf(alpha / 2)
         rows = []
         fe, se = self.fe_params.to_numpy(), self.bse_fe.to_numpy()
@@ -623,11 +692,12 @@ class MixedLMResults:
             rows.append((self._re_param_names[jj], [float(v), bre[jj]] + [math.nan] * 4))
             jj += 1
         cols = ["Coef.", "Std.Err.", "z", "P>|z|", f"[{alpha / 2}", f"{1 - alpha / 2}]"]
-        table = pd.DataFrame([[("" if not np.isfinite(x) else f"{x:.3f}") for x in vals] for _, vals in rows],
-                             index=[nm for nm, _ in rows], columns=cols)
+        table = pd.DataFrame(
+            [[("" if not np.isfinite(x) else f"{x:.3f}") for x in vals] for _, vals in rows],
+            index=[nm for nm, _ in rows],
+            columns=cols,
+        )
         return Summary2("Mixed Linear Model Regression Results", table, info=info)
 
     def __repr__(self) -> str:
         return f"<MixedLMResults {self.method}: llf = {self.llf:.4f}>"
-
-

@@ -21,7 +21,7 @@ narrower of the two is widened to the other's width by padding its column separa
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -42,8 +42,14 @@ class Summary2:
         ``[table]`` (statsmodels' attribute).
     """
 
-    def __init__(self, title: str, table: pd.DataFrame, info: Sequence[tuple[str, str]] = (),
-                 extra_txt: Sequence[str] = (), formats: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        table: pd.DataFrame,
+        info: Sequence[tuple[str, str]] = (),
+        extra_txt: Sequence[str] = (),
+        formats: dict[str, str] | None = None,
+    ) -> None:
         self.title = title
         self.table = table
         self.tables = [table]

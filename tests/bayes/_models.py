@@ -32,9 +32,9 @@ def crossed_binary(n: int = 1500, na: int = 40, nb: int = 25, seed: int = 202406
     ub = rng.normal(0.0, 0.5, nb)
     eta = -0.3 + 0.7 * x + ua[a] + ub[b]
     y = rng.binomial(1, 1.0 / (1.0 + np.exp(-eta)))
-    return pd.DataFrame({"y": y, "x": x,
-                         "a": pd.Categorical([f"a{i:03d}" for i in a]),
-                         "b": pd.Categorical([f"b{i:03d}" for i in b])})
+    return pd.DataFrame(
+        {"y": y, "x": x, "a": pd.Categorical([f"a{i:03d}" for i in a]), "b": pd.Categorical([f"b{i:03d}" for i in b])}
+    )
 
 
 def cbpp_binary(cbpp: pd.DataFrame) -> pd.DataFrame:

@@ -12,15 +12,22 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _models import issue_example
 from scipy import stats
 
 import mixedlm.engines.bayes as B
 from mixedlm import families as fams
 
-from _models import issue_example
-
-KERNELS = [("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"), ("binomial", "cauchit"),
-           ("binomial", "log"), ("poisson", "log"), ("poisson", "identity"), ("poisson", "sqrt")]
+KERNELS = [
+    ("binomial", "logit"),
+    ("binomial", "probit"),
+    ("binomial", "cloglog"),
+    ("binomial", "cauchit"),
+    ("binomial", "log"),
+    ("poisson", "log"),
+    ("poisson", "identity"),
+    ("poisson", "sqrt"),
+]
 
 
 def _family(name: str, link: str):
@@ -78,8 +85,13 @@ def _problem(family=None, seed: int = 3, n: int = 150, dense_vc: bool = True) ->
     X = np.column_stack([np.ones(n), rng.standard_normal(n)])
     g1 = rng.integers(0, 8, n)
     g2 = rng.integers(0, 5, n)
-    Z = sp.hstack([sp.csc_matrix((np.ones(n), (np.arange(n), g1)), shape=(n, 8)),
-                   sp.csc_matrix((rng.standard_normal(n), (np.arange(n), g2)), shape=(n, 5))], format="csc")
+    Z = sp.hstack(
+        [
+            sp.csc_matrix((np.ones(n), (np.arange(n), g1)), shape=(n, 8)),
+            sp.csc_matrix((rng.standard_normal(n), (np.arange(n), g2)), shape=(n, 5)),
+        ],
+        format="csc",
+    )
     ident = np.array([0] * 8 + [1] * 5)
     family = family or fams.Binomial()
     eta = 0.2 + 0.5 * X[:, 1] + Z @ rng.normal(0, 0.7, 13)
@@ -87,8 +99,9 @@ def _problem(family=None, seed: int = 3, n: int = 150, dense_vc: bool = True) ->
         y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
     else:
         y = rng.poisson(np.exp(eta)).astype(float)
-    return B.BayesProblem(X=X, Z=Z, ident=ident, kernel=B.LogLikKernel(family, y, np.ones(n)),
-                          offset=np.zeros(n), vcp_p=1.0, fe_p=2.0)
+    return B.BayesProblem(
+        X=X, Z=Z, ident=ident, kernel=B.LogLikKernel(family, y, np.ones(n)), offset=np.zeros(n), vcp_p=1.0, fe_p=2.0
+    )
 
 
 def _log_posterior_scipy(pr: B.BayesProblem, beta, vcp, vc) -> float:
@@ -100,8 +113,12 @@ def _log_posterior_scipy(pr: B.BayesProblem, beta, vcp, vc) -> float:
         ll = stats.binom.logpmf(np.round(pr.kernel.y * pr.kernel.w), pr.kernel.w, mu).sum()
     else:
         ll = stats.poisson.logpmf(pr.kernel.y, mu).sum()
-    return float(ll + stats.norm.logpdf(vc, 0, np.exp(vcp[pr.ident])).sum()
-                 + stats.norm.logpdf(vcp, 0, pr.vcp_p).sum() + stats.norm.logpdf(beta, 0, pr.fe_p).sum())
+    return float(
+        ll
+        + stats.norm.logpdf(vc, 0, np.exp(vcp[pr.ident])).sum()
+        + stats.norm.logpdf(vcp, 0, pr.vcp_p).sum()
+        + stats.norm.logpdf(beta, 0, pr.fe_p).sum()
+    )
 
 
 @pytest.mark.parametrize("family", [fams.Binomial(), fams.Poisson()], ids=["binomial", "poisson"])
@@ -150,9 +167,13 @@ def _fd_hessian(f, x, h=1e-4):
 def test_map_mode_is_stationary_and_covariance_is_inverse_hessian():
     """Independent check of the mode and of the exact Hessian: finite differences of the scipy formula."""
     endog, exog, exog_vc, ident = issue_example()
-    pr = B.BayesProblem(X=exog, Z=sp.csc_matrix(exog_vc), ident=ident,
-                        kernel=B.LogLikKernel(fams.Binomial(), endog.astype(float), np.ones(200)),
-                        offset=np.zeros(200))
+    pr = B.BayesProblem(
+        X=exog,
+        Z=sp.csc_matrix(exog_vc),
+        ident=ident,
+        kernel=B.LogLikKernel(fams.Binomial(), endog.astype(float), np.ones(200)),
+        offset=np.zeros(200),
+    )
     fit = B.fit_map(pr)
     x = fit.mean
     f = lambda z: _log_posterior_scipy(pr, z[:2], z[2:4], z[4:])  # noqa: E731
@@ -182,8 +203,9 @@ def test_elbo_gradient_and_hessian_match_finite_differences():
     np.testing.assert_allclose(H, Hfd, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("family", [fams.Binomial(), fams.Binomial(link="probit"), fams.Poisson()],
-                         ids=["logit", "probit", "poisson"])
+@pytest.mark.parametrize(
+    "family", [fams.Binomial(), fams.Binomial(link="probit"), fams.Poisson()], ids=["logit", "probit", "poisson"]
+)
 def test_elbo_matches_monte_carlo(family):
     """The quadrature ELBO equals E_q[log p(y, β, v, c)] + H(q) by Monte Carlo within 4 standard errors."""
     pr = _problem(family)
@@ -196,7 +218,7 @@ def test_elbo_matches_monte_carlo(family):
     vals = np.empty(draws)
     for i in range(draws):
         z = Zs[i]
-        vals[i] = B.log_posterior(pr, z[:p], z[p:p + k], z[p + k:])
+        vals[i] = B.log_posterior(pr, z[:p], z[p : p + k], z[p + k :])
     entropy = float(np.sum(0.5 * np.log(2 * np.pi * np.e * s * s)))
     mc = vals.mean() + entropy
     se = vals.std(ddof=1) / math.sqrt(draws)
@@ -209,12 +231,22 @@ def _crossed_problem(n: int = 600, na: int = 70, nb: int = 12, seed: int = 4) ->
     a, b = rng.integers(0, na, n), rng.integers(0, nb, n)
     x = rng.standard_normal(n)
     X = np.column_stack([np.ones(n), x])
-    Z = sp.hstack([sp.csc_matrix((np.ones(n), (np.arange(n), a)), shape=(n, na)),
-                   sp.csc_matrix((np.ones(n), (np.arange(n), b)), shape=(n, nb))], format="csc")
+    Z = sp.hstack(
+        [
+            sp.csc_matrix((np.ones(n), (np.arange(n), a)), shape=(n, na)),
+            sp.csc_matrix((np.ones(n), (np.arange(n), b)), shape=(n, nb)),
+        ],
+        format="csc",
+    )
     eta = -0.2 + 0.6 * x + rng.normal(0, 0.9, na)[a] + rng.normal(0, 0.5, nb)[b]
     y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
-    return B.BayesProblem(X=X, Z=Z, ident=np.repeat([0, 1], [na, nb]),
-                          kernel=B.LogLikKernel(fams.Binomial(), y, np.ones(n)), offset=np.zeros(n))
+    return B.BayesProblem(
+        X=X,
+        Z=Z,
+        ident=np.repeat([0, 1], [na, nb]),
+        kernel=B.LogLikKernel(fams.Binomial(), y, np.ones(n)),
+        offset=np.zeros(n),
+    )
 
 
 @pytest.mark.parametrize("make", [_problem, _crossed_problem], ids=["small", "crossed"])
@@ -264,4 +296,4 @@ def test_collapsed_mode_is_found_and_is_higher():
     assert best.objective >= interior.objective - 1e-9
     if best.collapsed:
         c = best.collapsed[0]
-        assert best.mean[pr.p + c] == pytest.approx(-pr.nk[c] * pr.vcp_p ** 2, rel=1e-6)
+        assert best.mean[pr.p + c] == pytest.approx(-pr.nk[c] * pr.vcp_p**2, rel=1e-6)

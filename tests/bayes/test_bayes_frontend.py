@@ -8,14 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from _models import cbpp_binary, issue_example
 
 import mixedlm as mlm
-from mixedlm.statsmodels_style.bayes_mixed_glm import (BayesMixedGLMResults, BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM,
-                           fit_glmer_bayes)
 from mixedlm.errors import DataError, MixedLMError
 from mixedlm.glmer import build_glmm
-
-from _models import cbpp_binary, issue_example
+from mixedlm.statsmodels_style.bayes_mixed_glm import (
+    BayesMixedGLMResults,
+    BinomialBayesMixedGLM,
+    MixedGLM,
+    PoissonBayesMixedGLM,
+    fit_glmer_bayes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,7 @@ def test_results_attributes(example_model):
     np.testing.assert_allclose(np.sqrt(np.diag(cov)), np.concatenate([r.fe_sd, r.vcp_sd, r.vc_sd]))
     assert r.log_posterior == r.objective
     with pytest.raises(AttributeError):
-        r.elbo
+        _ = r.elbo
     v = example_model.fit_vb()
     cv = v.cov_params()
     assert isinstance(cv, pd.Series) and cv.shape == (9,)
@@ -67,8 +71,7 @@ def test_random_effects_and_predict(example, example_model):
     np.testing.assert_allclose(r.predict(), 1 / (1 + np.exp(-lin)))
     cond = r.predict(exog_vc=exog_vc, linear=True)
     np.testing.assert_allclose(cond, exog @ r.fe_mean + exog_vc @ r.vc_mean)
-    np.testing.assert_allclose(r.predict(exog=exog[:3], exog_vc=sp.csr_matrix(exog_vc[:3]), linear=True),
-                               cond[:3])
+    np.testing.assert_allclose(r.predict(exog=exog[:3], exog_vc=sp.csr_matrix(exog_vc[:3]), linear=True), cond[:3])
 
 
 def test_summary_layout(example_model):
@@ -123,8 +126,9 @@ def test_sparse_exog_vc_is_never_densified(monkeypatch, example):
 # ------------------------------------------------------------------ binomial trials
 def test_cbind_equals_binary_expansion():
     cbpp = mlm.load_cbpp()
-    agg = BinomialBayesMixedGLM.from_formula("cbind(incidence, size - incidence) ~ period",
-                                             {"herd": "0 + C(herd)"}, cbpp)
+    agg = BinomialBayesMixedGLM.from_formula(
+        "cbind(incidence, size - incidence) ~ period", {"herd": "0 + C(herd)"}, cbpp
+    )
     ratio = BinomialBayesMixedGLM.from_formula("incidence / size ~ period", {"herd": "0 + C(herd)"}, cbpp)
     binary = BinomialBayesMixedGLM.from_formula("y ~ period", {"herd": "0 + C(herd)"}, cbpp_binary(cbpp))
     va, vr, vb = agg.fit_vb(), ratio.fit_vb(), binary.fit_vb()
@@ -147,8 +151,9 @@ def test_cbind_equals_binary_expansion():
 
 def test_from_formula_names_and_sparse_columns():
     cbpp = mlm.load_cbpp()
-    m = BinomialBayesMixedGLM.from_formula("cbind(incidence, size - incidence) ~ period", {"herd": "0 + C(herd)"},
-                                           cbpp, vcp_p=0.5, fe_p=3)
+    m = BinomialBayesMixedGLM.from_formula(
+        "cbind(incidence, size - incidence) ~ period", {"herd": "0 + C(herd)"}, cbpp, vcp_p=0.5, fe_p=3
+    )
     assert m.fep_names == ["(Intercept)", "period2", "period3", "period4"]
     assert m.vcp_names == ["herd"]
     assert m.vc_names[:2] == ["C(herd)1", "C(herd)2"] and len(m.vc_names) == 15
@@ -250,13 +255,21 @@ def test_fit_glmer_bayes_independent_terms():
     # the same model through the array interface
     days = sl["Days"].to_numpy(float)
     codes = sl["Subject"].cat.codes.to_numpy()
-    Z = sp.hstack([sp.csc_matrix((np.ones(180), (np.arange(180), codes)), shape=(180, 18)),
-                   sp.csc_matrix((days, (np.arange(180), codes)), shape=(180, 18))], format="csc")
-    direct = MixedGLM(sl["y"].to_numpy(), np.column_stack([np.ones(180), days]), Z,
-                      np.repeat([0, 1], 18)).fit_vb()
+    Z = sp.hstack(
+        [
+            sp.csc_matrix((np.ones(180), (np.arange(180), codes)), shape=(180, 18)),
+            sp.csc_matrix((days, (np.arange(180), codes)), shape=(180, 18)),
+        ],
+        format="csc",
+    )
+    direct = MixedGLM(sl["y"].to_numpy(), np.column_stack([np.ones(180), days]), Z, np.repeat([0, 1], 18)).fit_vb()
     np.testing.assert_allclose(r.params, direct.params, atol=1e-8)
-    cb = fit_glmer_bayes(build_glmm("cbind(incidence, size - incidence) ~ period + (1 | herd)", mlm.load_cbpp(),
-                                    mlm.families.Binomial()), "vb")
+    cb = fit_glmer_bayes(
+        build_glmm(
+            "cbind(incidence, size - incidence) ~ period + (1 | herd)", mlm.load_cbpp(), mlm.families.Binomial()
+        ),
+        "vb",
+    )
     assert cb.vcp_mean[0] == pytest.approx(-0.36907, abs=1e-4)
 
 
@@ -277,8 +290,9 @@ def test_glmer_method_argument():
     if "method" not in inspect.signature(mlm.glmer).parameters:
         pytest.skip("glmer(method=) is not wired yet")
     cbpp = mlm.load_cbpp()
-    r = mlm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
-                  family=mlm.families.Binomial(), method="vb")
+    r = mlm.glmer(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family=mlm.families.Binomial(), method="vb"
+    )
     assert isinstance(r, BayesMixedGLMResults)
     sl = mlm.load_sleepstudy().assign(y=lambda d: (d["Reaction"] > 300).astype(int))
     with pytest.raises(MixedLMError, match="correlated"):

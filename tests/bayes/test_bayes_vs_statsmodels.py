@@ -24,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _models import cbpp_binary, crossed_binary, issue_example
 from scipy import stats
 from scipy.special import gammaln, xlogy
 
 import mixedlm as mlm
 from mixedlm.statsmodels_style.bayes_mixed_glm import BinomialBayesMixedGLM, MixedGLM, PoissonBayesMixedGLM
-
-from _models import cbpp_binary, crossed_binary, issue_example
 
 DATA = Path(__file__).parent / "data"
 SM = json.loads((DATA / "statsmodels_reference.json").read_text())
@@ -50,8 +49,9 @@ def scipy_log_posterior(model: MixedGLM, params: np.ndarray) -> float:
     sd_c = np.exp(v[model.ident])
     with np.errstate(divide="ignore"):
         prior_c = stats.norm.logpdf(c, 0.0, sd_c) if np.all(sd_c > 0) else -np.inf
-    return float(ll + np.sum(prior_c) + stats.norm.logpdf(v, 0, model.vcp_p).sum()
-                 + stats.norm.logpdf(b, 0, model.fe_p).sum())
+    return float(
+        ll + np.sum(prior_c) + stats.norm.logpdf(v, 0, model.vcp_p).sum() + stats.norm.logpdf(b, 0, model.fe_p).sum()
+    )
 
 
 def mc_elbo(model: MixedGLM, mean: np.ndarray, sd: np.ndarray, draws: int = 40000, seed: int = 5):
@@ -65,18 +65,23 @@ def mc_elbo(model: MixedGLM, mean: np.ndarray, sd: np.ndarray, draws: int = 4000
     for start in range(0, draws, 2000):
         m = min(2000, draws - start)
         S = mean + sd * rng.standard_normal((m, mean.size))
-        b, v, c = S[:, :p], S[:, p:p + k], S[:, p + k:]
+        b, v, c = S[:, :p], S[:, p : p + k], S[:, p + k :]
         eta = (X @ b.T) + np.asarray(Z @ c.T) + model.offset[:, None]
         mu = fam.link.linkinv(eta)
         if fam.name == "binomial":  # log C(n, s) + s log μ + (n − s) log(1 − μ), written out
             s_, n_ = np.round(y * w)[:, None], w[:, None]
-            ll = (gammaln(n_ + 1) - gammaln(s_ + 1) - gammaln(n_ - s_ + 1) + xlogy(s_, mu)
-                  + xlogy(n_ - s_, 1.0 - mu)).sum(axis=0)
+            ll = (
+                gammaln(n_ + 1) - gammaln(s_ + 1) - gammaln(n_ - s_ + 1) + xlogy(s_, mu) + xlogy(n_ - s_, 1.0 - mu)
+            ).sum(axis=0)
         else:
             ll = (xlogy(y[:, None], mu) - mu - gammaln(y + 1)[:, None]).sum(axis=0)
         sdc = np.exp(v[:, model.ident])
-        lp = (ll + stats.norm.logpdf(c, 0, sdc).sum(axis=1) + stats.norm.logpdf(v, 0, model.vcp_p).sum(axis=1)
-              + stats.norm.logpdf(b, 0, model.fe_p).sum(axis=1))
+        lp = (
+            ll
+            + stats.norm.logpdf(c, 0, sdc).sum(axis=1)
+            + stats.norm.logpdf(v, 0, model.vcp_p).sum(axis=1)
+            + stats.norm.logpdf(b, 0, model.fe_p).sum(axis=1)
+        )
         vals.append(lp)
     vals = np.concatenate(vals)
     entropy = float(np.sum(0.5 * np.log(2 * np.pi * np.e * sd * sd)))
@@ -191,8 +196,7 @@ def test_cbpp_reference_provenance():
     """The stored statsmodels run reproduces the shared reference exactly (same version, same seed)."""
     shared = SHARED["G01_cbpp_laplace"]
     for f in ("fit_map", "fit_vb"):
-        np.testing.assert_allclose(SM["cbpp_binary"][f]["params"][:4], list(shared[f]["fixef"].values()),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(SM["cbpp_binary"][f]["params"][:4], list(shared[f]["fixef"].values()), rtol=1e-12)
         assert SM["cbpp_binary"][f]["params"][4] == pytest.approx(shared[f]["vcp_mean_logsd"]["herd"], rel=1e-12)
 
 
@@ -229,8 +233,8 @@ def test_cbpp_live_statsmodels(cbpp_model):
 def grouse_model():
     gt = mlm.load_grouseticks()
     return PoissonBayesMixedGLM.from_formula(
-        "TICKS ~ YEAR + cHEIGHT",
-        {"BROOD": "0 + C(BROOD)", "INDEX": "0 + C(INDEX)", "LOCATION": "0 + C(LOCATION)"}, gt)
+        "TICKS ~ YEAR + cHEIGHT", {"BROOD": "0 + C(BROOD)", "INDEX": "0 + C(INDEX)", "LOCATION": "0 + C(LOCATION)"}, gt
+    )
 
 
 def test_grouseticks_vb_finite_and_close_to_laplace(grouse_model):
@@ -252,8 +256,9 @@ def test_grouseticks_vb_finite_and_close_to_laplace(grouse_model):
     # variance is what agrees:
     assert vb_sd["INDEX"] == pytest.approx(sd["INDEX"], rel=0.3)
     assert vb_sd["BROOD"] == pytest.approx(sd["BROOD"], rel=0.3)
-    assert vb_sd["BROOD"] ** 2 + vb_sd["LOCATION"] ** 2 == pytest.approx(sd["BROOD"] ** 2 + sd["LOCATION"] ** 2,
-                                                                         rel=0.1)
+    assert vb_sd["BROOD"] ** 2 + vb_sd["LOCATION"] ** 2 == pytest.approx(
+        sd["BROOD"] ** 2 + sd["LOCATION"] ** 2, rel=0.1
+    )
 
 
 def test_grouseticks_map_finite(grouse_model):
@@ -279,8 +284,10 @@ def test_crossed_map(crossed_model):
     interior = crossed_model.fit_map(allow_collapse=False)
     # the interior mode is statsmodels' mode
     np.testing.assert_allclose(interior.params, SM["crossed_binary"]["fit_map"]["params"], atol=1e-4)
-    assert scipy_log_posterior(crossed_model, interior.params) >= scipy_log_posterior(
-        crossed_model, SM["crossed_binary"]["fit_map"]["params"]) - 1e-7
+    assert (
+        scipy_log_posterior(crossed_model, interior.params)
+        >= scipy_log_posterior(crossed_model, SM["crossed_binary"]["fit_map"]["params"]) - 1e-7
+    )
 
 
 def test_crossed_vb(crossed_model):
@@ -310,12 +317,14 @@ def independent_elbo(model: MixedGLM, mean: np.ndarray, sd: np.ndarray) -> float
     """
     from scipy import integrate
 
-    X, Z = np.asarray(model.exog), np.asarray(model.exog_vc.toarray() if hasattr(model.exog_vc, "toarray")
-                                             else model.exog_vc)
+    X, Z = (
+        np.asarray(model.exog),
+        np.asarray(model.exog_vc.toarray() if hasattr(model.exog_vc, "toarray") else model.exog_vc),
+    )
     y, ident = np.asarray(model.endog, float), np.asarray(model.ident)
     p, k = X.shape[1], int(ident.max()) + 1
-    mb, mv, mc = mean[:p], mean[p:p + k], mean[p + k:]
-    sb, sv, sc = sd[:p], sd[p:p + k], sd[p + k:]
+    mb, mv, mc = mean[:p], mean[p : p + k], mean[p + k :]
+    sb, sv, sc = sd[:p], sd[p : p + k], sd[p + k :]
     tm = X @ mb + Z @ mc
     tv = (X * X) @ (sb * sb) + (Z * Z) @ (sc * sc)
     total = 0.0
@@ -324,16 +333,19 @@ def independent_elbo(model: MixedGLM, mean: np.ndarray, sd: np.ndarray) -> float
 
         def f(z):
             e = m + s * z
-            return (yi * e - (e + math.log1p(math.exp(-e)) if e > 0 else math.log1p(math.exp(e)))) \
-                * math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+            return (
+                (yi * e - (e + math.log1p(math.exp(-e)) if e > 0 else math.log1p(math.exp(e))))
+                * math.exp(-0.5 * z * z)
+                / math.sqrt(2 * math.pi)
+            )
 
         total += integrate.quad(f, -40, 40, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
     fe_p, vcp_p = model.fe_p, model.vcp_p
-    total += np.sum(-0.5 * np.log(2 * np.pi * fe_p ** 2) - (mb ** 2 + sb ** 2) / (2 * fe_p ** 2))
-    total += np.sum(-0.5 * np.log(2 * np.pi * vcp_p ** 2) - (mv ** 2 + sv ** 2) / (2 * vcp_p ** 2))
+    total += np.sum(-0.5 * np.log(2 * np.pi * fe_p**2) - (mb**2 + sb**2) / (2 * fe_p**2))
+    total += np.sum(-0.5 * np.log(2 * np.pi * vcp_p**2) - (mv**2 + sv**2) / (2 * vcp_p**2))
     mvi, svi = mv[ident], sv[ident]
-    total += np.sum(-0.5 * np.log(2 * np.pi) - mvi - 0.5 * (mc ** 2 + sc ** 2) * np.exp(-2 * mvi + 2 * svi ** 2))
-    total += np.sum(0.5 * np.log(2 * np.pi * np.e * sd ** 2))
+    total += np.sum(-0.5 * np.log(2 * np.pi) - mvi - 0.5 * (mc**2 + sc**2) * np.exp(-2 * mvi + 2 * svi**2))
+    total += np.sum(0.5 * np.log(2 * np.pi * np.e * sd**2))
     return float(total)
 
 

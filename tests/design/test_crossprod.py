@@ -37,11 +37,20 @@ def _design(seed: int, n: int, spec, p: int):
         codes = np.concatenate([np.arange(nlev), rng.integers(0, nlev, n - nlev)])
         rng.shuffle(codes)
         Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(S - 1)])
-        inputs.append(TermInput(group=g, codes=codes.astype(np.int64), levels=[str(k) for k in range(nlev)],
-                                Z=Z, colnames=[f"c{s}" for s in range(S)], correlated=True))
+        inputs.append(
+            TermInput(
+                group=g,
+                codes=codes.astype(np.int64),
+                levels=[str(k) for k in range(nlev)],
+                Z=Z,
+                colnames=[f"c{s}" for s in range(S)],
+                correlated=True,
+            )
+        )
     re = build_re_structure(inputs)
-    X = np.asfortranarray(np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
-                          if p else np.empty((n, 0)))
+    X = np.asfortranarray(
+        np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)]) if p else np.empty((n, 0))
+    )
     y = rng.normal(size=n) * 3 + 1
     w = rng.uniform(0.2, 3.0, size=n)
     return re, X, y, w
@@ -70,8 +79,7 @@ def _check_against_dense(re, A, X, y, w):
     for (i, j), blk in A.offdiag.items():
         ti, tj = re.terms[i], re.terms[j]
         dense = Zs[i].T @ (wv[:, None] * Zs[j])
-        np.testing.assert_allclose(_pair_dense(blk, ti.nlev, ti.S, tj.nlev, tj.S), dense,
-                                   rtol=1e-11, atol=1e-10)
+        np.testing.assert_allclose(_pair_dense(blk, ti.nlev, ti.S, tj.nlev, tj.S), dense, rtol=1e-11, atol=1e-10)
         # stored pattern = exactly the level pairs that occur, by column then row
         occurring = sorted({(cj, ci) for ci, cj in zip(ti.codes, tj.codes)})
         assert list(zip(blk.column_of_block().tolist(), blk.rows.tolist())) == occurring
@@ -83,9 +91,9 @@ def _check_against_dense(re, A, X, y, w):
     [
         ([("g", 7, 1)], 2),
         ([("g", 5, 2)], 3),
-        ([("g", 9, 1), ("h", 4, 1)], 1),                 # crossed scalar terms
-        ([("g", 6, 3), ("h", 11, 1), ("k", 3, 2)], 4),   # mixed sizes, reordered by q
-        ([("g", 4, 2), ("h", 5, 2)], 0),                 # no fixed effects
+        ([("g", 9, 1), ("h", 4, 1)], 1),  # crossed scalar terms
+        ([("g", 6, 3), ("h", 11, 1), ("k", 3, 2)], 4),  # mixed sizes, reordered by q
+        ([("g", 4, 2), ("h", 5, 2)], 0),  # no fixed effects
     ],
 )
 @pytest.mark.parametrize("weighted", [False, True])
@@ -118,32 +126,37 @@ def test_rebuild_with_new_response_weights_and_X():
     first_ff = A1.fixed_fixed.copy()
     rng = np.random.default_rng(81)
     y2, w2 = rng.normal(size=50), rng.uniform(0.5, 2.0, 50)
-    A2 = builder.build(X, y2, w2)                          # same X object, new y and w
+    A2 = builder.build(X, y2, w2)  # same X object, new y and w
     _check_against_dense(re, A2, X, y2, w2)
     np.testing.assert_array_equal(A1.fixed_fixed, first_ff)  # earlier result not overwritten
     X3 = np.asfortranarray(np.column_stack([X, rng.normal(size=50)]))
-    A3 = builder.build(X3, y2, None)                       # new X with another p
+    A3 = builder.build(X3, y2, None)  # new X with another p
     _check_against_dense(re, A3, X3, y2, None)
-    A4 = builder.build(np.ascontiguousarray(X), y, w)      # C-ordered X, back to the first inputs
+    A4 = builder.build(np.ascontiguousarray(X), y, w)  # C-ordered X, back to the first inputs
     _check_against_dense(re, A4, X, y, w)
 
 
 def test_integer_response_and_noncontiguous_weights():
     re, X, _, _ = _design(seed=4, n=30, spec=[("g", 4, 1)], p=2)
-    y = np.arange(30) % 5                                   # int64 response
+    y = np.arange(30) % 5  # int64 response
     w_long = np.repeat(np.linspace(0.5, 1.5, 30), 2)
-    w = w_long[::2]                                         # strided view
+    w = w_long[::2]  # strided view
     A = CrossProductBuilder(re.terms).build(X, y, w)
     _check_against_dense(re, A, X, y.astype(float), np.ascontiguousarray(w))
 
 
 def test_small_handmade_example():
     # two rows in level 0, one in level 1; scalar term; X = intercept
-    inp = TermInput(group="g", codes=np.array([0, 1, 0]), levels=["a", "b"], Z=np.ones((3, 1)),
-                    colnames=["(Intercept)"], correlated=True)
+    inp = TermInput(
+        group="g",
+        codes=np.array([0, 1, 0]),
+        levels=["a", "b"],
+        Z=np.ones((3, 1)),
+        colnames=["(Intercept)"],
+        correlated=True,
+    )
     re = build_re_structure([inp])
-    A = CrossProductBuilder(re.terms).build(np.ones((3, 1)), np.array([1.0, 2.0, 4.0]),
-                                            np.array([1.0, 2.0, 0.5]))
+    A = CrossProductBuilder(re.terms).build(np.ones((3, 1)), np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 0.5]))
     np.testing.assert_allclose(A.diag[0][:, 0, 0], [1.5, 2.0])
     np.testing.assert_allclose(A.fixed[0], [[1.5, 2.0], [1.0 + 2.0, 4.0]])
     np.testing.assert_allclose(A.fixed_fixed, [[3.5, 7.0], [7.0, 1 + 8 + 8]])

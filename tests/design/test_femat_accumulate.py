@@ -18,7 +18,6 @@ from mixedlm.design.accumulate import pair_sums, term_sums, weighted_crossprod
 from mixedlm.design.femat import RANK_TOL, build_fixed_effects, kept_columns
 from mixedlm.design.linpred import add_term_effects
 
-
 # ------------------------------------------------------------------ femat
 
 
@@ -51,22 +50,26 @@ def test_dependent_columns_dropped_later_ones(rng):
     np.testing.assert_array_equal(fe.X, X[:, :3])
     assert np.linalg.matrix_rank(X) == fe.p
     (w,) = record
-    assert str(w.message) == ("fixed-effect model matrix is rank deficient so dropping 4 columns / "
-                              "coefficients: a_b, zero, a_again, b_shift")
-    assert w.filename == __file__          # attributed to the caller, not to mixedlm
+    assert str(w.message) == (
+        "fixed-effect model matrix is rank deficient so dropping 4 columns / coefficients: a_b, zero, a_again, b_shift"
+    )
+    assert w.filename == __file__  # attributed to the caller, not to mixedlm
 
 
 def test_single_drop_message_singular(rng):
     X = np.column_stack([np.ones(10), np.ones(10) * 3.0])
-    with pytest.warns(UserWarning, match=r"^fixed-effect model matrix is rank deficient so dropping "
-                                         r"1 column / coefficient: dup$"):
+    with pytest.warns(
+        UserWarning,
+        match=r"^fixed-effect model matrix is rank deficient so dropping "
+        r"1 column / coefficient: dup$",
+    ):
         fe = build_fixed_effects(X, ["(Intercept)", "dup"])
     assert fe.names == ["(Intercept)"]
 
 
 def test_first_of_two_collinear_columns_wins(rng):
     x = rng.normal(size=15)
-    X = np.column_stack([x * 1e3, x])          # the second is redundant whatever its scale
+    X = np.column_stack([x * 1e3, x])  # the second is redundant whatever its scale
     assert kept_columns(X).tolist() == [0]
     assert kept_columns(X[:, ::-1]).tolist() == [0]
 
@@ -76,7 +79,7 @@ def test_relative_tolerance(rng, eps, kept):
     n = 30
     a, b, e = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
     e -= np.column_stack([a, b]) @ np.linalg.lstsq(np.column_stack([a, b]), e, rcond=None)[0]
-    c = 1e4 * (a + b)                 # huge norm: the tolerance is relative to it
+    c = 1e4 * (a + b)  # huge norm: the tolerance is relative to it
     c = c + eps * np.linalg.norm(c) * e / np.linalg.norm(e)
     assert kept_columns(np.column_stack([a, b, c])).tolist() == kept
     assert RANK_TOL == 1e-7
@@ -151,7 +154,7 @@ def test_add_term_effects_is_Z_times_b_and_accumulates(rng, S):
     B = rng.normal(size=(nlev, S))
     Zfull = np.zeros((n, nlev * S))
     for i in range(n):
-        Zfull[i, codes[i] * S:(codes[i] + 1) * S] = Z[i]
+        Zfull[i, codes[i] * S : (codes[i] + 1) * S] = Z[i]
     start = rng.normal(size=n)
     out = start.copy()
     add_term_effects(out, codes, Z, B)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from mixedlm.errors import DataError
-from mixedlm.design.grouping import code_grouping_factor
-
 from _data import load
+
+from mixedlm.design.grouping import code_grouping_factor
+from mixedlm.errors import DataError
 
 
 def _labels_of_rows(frame: pd.DataFrame, variables: tuple[str, ...]) -> list[str]:
@@ -50,10 +49,7 @@ def test_insteval_levels_match_lme4():
 
 def test_grouseticks_counts_match_lme4():
     grouse = load("grouseticks")
-    counts = {
-        name: code_grouping_factor(grouse, (name,), name)[0].n_levels
-        for name in ("INDEX", "BROOD", "LOCATION")
-    }
+    counts = {name: code_grouping_factor(grouse, (name,), name)[0].n_levels for name in ("INDEX", "BROOD", "LOCATION")}
     assert counts == {"INDEX": 403, "BROOD": 118, "LOCATION": 63}
 
 

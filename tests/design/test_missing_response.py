@@ -15,7 +15,6 @@ from mixedlm.design.response import response_values
 from mixedlm.errors import DataError, FormulaError, MixedLMError
 from mixedlm.formula import parse_formula
 
-
 # ------------------------------------------------------------------ missing
 
 
@@ -25,7 +24,7 @@ def mixed_frame() -> pd.DataFrame:
         {
             "i": np.array([1, 2, 3, 4], dtype=np.int64),
             "b": np.array([True, False, True, True]),
-            "f": [1.0, np.nan, 3.0, np.inf],                     # inf is not missing
+            "f": [1.0, np.nan, 3.0, np.inf],  # inf is not missing
             "c": pd.Categorical(["x", None, "y", None]),
             "o": pd.Series(["a", None, "b", np.nan], dtype=object),
             "s": pd.array(["a", "b", pd.NA, "d"], dtype="string"),
@@ -41,7 +40,7 @@ def mixed_frame() -> pd.DataFrame:
 def test_missing_by_column_dtypes(mixed_frame):
     cols = list(mixed_frame.columns)
     out = missing_by_column(mixed_frame, cols)
-    assert list(out) == ["f", "c", "o", "s", "I", "B", "F", "t"]    # order of `columns`, only those with NA
+    assert list(out) == ["f", "c", "o", "s", "I", "B", "F", "t"]  # order of `columns`, only those with NA
     expected = {
         "f": [False, True, False, False],
         "c": [False, True, False, True],
@@ -102,7 +101,7 @@ def resp_data() -> pd.DataFrame:
             "word": ["b", "a", "c", "a", "B"],
             "nullable": pd.array([1, 2, 3, 4, 5], dtype="Int64"),
             "obj_num": pd.Series([1, 0, 1, 0, 1], dtype=object),
-            "when": pd.to_datetime(["2020-01-0%d" % d for d in range(1, 6)]),
+            "when": pd.to_datetime([f"2020-01-0{d}" for d in range(1, 6)]),
         }
     )
 
@@ -128,7 +127,7 @@ def test_cbind_and_ratio(resp_data):
     s, f, n = (resp_data[c].to_numpy(float) for c in ("s", "f", "n"))
     y, trials = _resp("cbind(s, f)", resp_data)
     np.testing.assert_array_equal(trials, s + f)
-    np.testing.assert_allclose(y, [0.0, 0.5, 1.0, 0.0, 0.75])      # 0 where s + f = 0
+    np.testing.assert_allclose(y, [0.0, 0.5, 1.0, 0.0, 0.75])  # 0 where s + f = 0
     y, trials = _resp("cbind(s, n - s)", resp_data)
     np.testing.assert_array_equal(trials, n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -136,7 +135,7 @@ def test_cbind_and_ratio(resp_data):
     np.testing.assert_allclose(y, expected)
     y, trials = _resp("s / n", resp_data)
     np.testing.assert_array_equal(trials, n)
-    assert np.isnan(y[0])                                           # 0 / 0
+    assert np.isnan(y[0])  # 0 / 0
     np.testing.assert_allclose(y[1:], [0.5, 1.0, 0.0, 0.75])
 
 
@@ -155,7 +154,7 @@ def test_binary_factor_first_level_is_failure(resp_data):
         ("yes", "'yes' is categorical"),
         ("word", "'word' is text"),
         ("when", "'when' has type datetime64"),
-        ("obj_num", "'obj_num' is text (object)"),   # object dtype is refused even when the values are numbers
+        ("obj_num", "'obj_num' is text (object)"),  # object dtype is refused even when the values are numbers
     ],
 )
 def test_non_numeric_response_names_column(resp_data, column, fragment):
@@ -165,11 +164,13 @@ def test_non_numeric_response_names_column(resp_data, column, fragment):
     assert isinstance(info.value, MixedLMError) and isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("formula, column", [("cbind(s, yes)", "yes"), ("cbind(word, f)", "word"),
-                                             ("word / n", "word"), ("s / obj_num", "obj_num")])
+@pytest.mark.parametrize(
+    "formula, column",
+    [("cbind(s, yes)", "yes"), ("cbind(word, f)", "word"), ("word / n", "word"), ("s / obj_num", "obj_num")],
+)
 def test_non_numeric_binomial_part_names_column(resp_data, formula, column):
     with pytest.raises(DataError, match=f"response column '{column}' is .*; it must be numeric"):
-        _resp(formula, resp_data, binary_factor_ok=True)   # the flag does not apply to counts
+        _resp(formula, resp_data, binary_factor_ok=True)  # the flag does not apply to counts
 
 
 def test_unknown_response_column_is_formula_error(resp_data):

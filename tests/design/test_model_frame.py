@@ -9,12 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _data import load
 
 from mixedlm.design.frame import ModelFrame, build_model_frame, newdata_frame
 from mixedlm.errors import DataError, FormulaError
 from mixedlm.formula import parse_formula
-
-from _data import load
 
 
 @pytest.fixture
@@ -102,12 +101,19 @@ def test_factor_slopes(toy: pd.DataFrame):
 
 
 def test_formulaic_features_in_fixed_and_bar(toy: pd.DataFrame):
-    mf = build_model_frame(
-        "y ~ poly(x, 2) + scale(t) + f*x + I(x^2) + np.log(t) + (1 + scale(t) | g)", toy
-    )
+    mf = build_model_frame("y ~ poly(x, 2) + scale(t) + f*x + I(x^2) + np.log(t) + (1 + scale(t) | g)", toy)
     assert mf.X_names == [
-        "(Intercept)", "poly(x, 2)1", "poly(x, 2)2", "scale(t)", "fb", "fc", "x",
-        "I(x^2)", "np.log(t)", "fb:x", "fc:x",
+        "(Intercept)",
+        "poly(x, 2)1",
+        "poly(x, 2)2",
+        "scale(t)",
+        "fb",
+        "fc",
+        "x",
+        "I(x^2)",
+        "np.log(t)",
+        "fb:x",
+        "fc:x",
     ]
     assert mf.re_blocks[0].colnames == ["(Intercept)", "scale(t)"]
 
@@ -163,9 +169,7 @@ def test_text_response_rejected(toy: pd.DataFrame):
 def test_offsets_and_weights(toy: pd.DataFrame):
     extra = np.linspace(0, 1, len(toy))
     w = np.linspace(1, 2, len(toy))
-    mf = build_model_frame(
-        "y ~ x + offset(np.log(t)) + offset(x) + (1 | g)", toy, offset=extra, weights=w
-    )
+    mf = build_model_frame("y ~ x + offset(np.log(t)) + offset(x) + (1 | g)", toy, offset=extra, weights=w)
     np.testing.assert_allclose(mf.offset, np.log(toy["t"]) + toy["x"] + extra)
     np.testing.assert_array_equal(mf.weights, w)
     assert mf.X_names == ["(Intercept)", "x"]
@@ -264,8 +268,12 @@ def test_unknown_column_close_matches(sleep: pd.DataFrame):
 
 @pytest.mark.parametrize(
     "formula",
-    ["Reactio ~ Days + (1 | Subject)", "Reaction ~ Days + (Dys | Subject)",
-     "Reaction ~ Days + (1 | Subjet)", "Reaction ~ Days + offset(np.log(Dys)) + (1 | Subject)"],
+    [
+        "Reactio ~ Days + (1 | Subject)",
+        "Reaction ~ Days + (Dys | Subject)",
+        "Reaction ~ Days + (1 | Subjet)",
+        "Reaction ~ Days + offset(np.log(Dys)) + (1 | Subject)",
+    ],
 )
 def test_unknown_column_anywhere(sleep: pd.DataFrame, formula: str):
     with pytest.raises(FormulaError, match="unknown column"):

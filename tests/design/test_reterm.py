@@ -17,12 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _data import load
 
 from mixedlm.design.frame import build_model_frame
 from mixedlm.design.reterm import ReStructure, TermInput, build_re_structure
-
-from _data import load
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -33,8 +31,14 @@ def _bar(group: str, codes, Z, colnames, correlated: bool = True, nlev: int | No
     Z = np.asarray(Z, dtype=np.float64)
     if Z.ndim == 1:
         Z = Z[:, None]
-    return TermInput(group=group, codes=codes, levels=[f"{group}{k}" for k in range(nlev)], Z=Z,
-                     colnames=list(colnames), correlated=correlated)
+    return TermInput(
+        group=group,
+        codes=codes,
+        levels=[f"{group}{k}" for k in range(nlev)],
+        Z=Z,
+        colnames=list(colnames),
+        correlated=correlated,
+    )
 
 
 def _dense_term_Z(codes: np.ndarray, Z: np.ndarray, nlev: int) -> np.ndarray:
@@ -66,7 +70,7 @@ def _lme4_marginal_cov(inputs: list[TermInput], theta: np.ndarray) -> tuple[np.n
     for group, codes, Zc, cn, nlev in terms:
         S = Zc.shape[1]
         T = np.zeros((S, S))
-        for j in range(S):          # column-major lower triangle
+        for j in range(S):  # column-major lower triangle
             for i in range(j, S):
                 T[i, j] = theta[pos]
                 pos += 1
@@ -86,14 +90,16 @@ def _mixedlm_marginal_cov(re: ReStructure, theta: np.ndarray) -> np.ndarray:
     Z = np.hstack(Zs)
     L = np.zeros((re.q, re.q))
     for off, Lk in zip(re.offsets()[:-1], Ls):
-        L[off:off + Lk.shape[0], off:off + Lk.shape[0]] = Lk
+        L[off : off + Lk.shape[0], off : off + Lk.shape[0]] = Lk
     return Z @ L @ L.T @ Z.T
 
 
 def _inputs_from_frame(formula: str, data: pd.DataFrame) -> list[TermInput]:
     mf = build_model_frame(formula, data)
-    return [TermInput(group=b.group, codes=b.codes, levels=b.levels, Z=b.Z, colnames=b.colnames,
-                      correlated=b.correlated) for b in mf.re_blocks]
+    return [
+        TermInput(group=b.group, codes=b.codes, levels=b.levels, Z=b.Z, colnames=b.colnames, correlated=b.correlated)
+        for b in mf.re_blocks
+    ]
 
 
 @pytest.fixture
@@ -101,9 +107,9 @@ def small() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(20240611)
     n = 30
     return {
-        "g": rng.permutation(np.arange(n) % 4),      # 4 levels
-        "h": rng.permutation(np.arange(n) % 6),      # 6 levels
-        "k": rng.permutation(np.arange(n) % 3),      # 3 levels
+        "g": rng.permutation(np.arange(n) % 4),  # 4 levels
+        "h": rng.permutation(np.arange(n) % 6),  # 6 levels
+        "k": rng.permutation(np.arange(n) % 3),  # 3 levels
         "x": rng.normal(size=n),
         "z": rng.normal(size=n),
         "n": n,
@@ -121,13 +127,15 @@ def test_single_vector_term_layout():
     (t,) = re.terms
     assert (t.S, t.nlev, t.q, re.q, re.n_theta) == (2, 3, 6, 6, 3)
     assert t.codes.dtype == np.int64 and t.Z.dtype == np.float64 and t.Z.flags.c_contiguous
-    expected = np.array([
-        [0, 0, 1, 0.5, 0, 0],
-        [1, -1.0, 0, 0, 0, 0],
-        [0, 0, 1, 2.0, 0, 0],
-        [0, 0, 0, 0, 1, 3.0],
-        [1, 4.0, 0, 0, 0, 0],
-    ])
+    expected = np.array(
+        [
+            [0, 0, 1, 0.5, 0, 0],
+            [1, -1.0, 0, 0, 0, 0],
+            [0, 0, 1, 2.0, 0, 0],
+            [0, 0, 0, 0, 1, 3.0],
+            [1, 4.0, 0, 0, 0, 0],
+        ]
+    )
     np.testing.assert_array_equal(_dense_term_Z(t.codes, t.Z, t.nlev), expected)
     # θ = (T11, T21, T22) column-major lower triangle, as getME(, "theta")
     np.testing.assert_array_equal(t.template(np.array([2.0, -0.5, 3.0])), [[2.0, 0.0], [-0.5, 3.0]])
@@ -145,8 +153,7 @@ def test_three_column_template_order():
     theta = np.arange(1.0, 7.0)
     T = re.terms[0].template(theta)
     np.testing.assert_array_equal(T, [[1, 0, 0], [2, 4, 0], [3, 5, 6]])
-    assert re.theta_names == ["g.(Intercept)", "g.a.(Intercept)", "g.b.(Intercept)", "g.a",
-                              "g.b.a", "g.b"]
+    assert re.theta_names == ["g.(Intercept)", "g.a.(Intercept)", "g.b.(Intercept)", "g.a", "g.b.a", "g.b"]
     np.testing.assert_array_equal(np.isfinite(re.lower), [True, False, False, True, False, True])
 
 
@@ -156,8 +163,8 @@ def test_three_column_template_order():
         # (group, columns, correlated) per bar
         [("g", ("1", "x"), True)],
         [("g", ("1", "x"), False)],
-        [("g", ("1",), True), ("g", ("x", "z"), True)],          # amalgamated, block-diagonal
-        [("g", ("1",), True), ("h", ("1", "x"), True)],          # crossed, increasing levels
+        [("g", ("1",), True), ("g", ("x", "z"), True)],  # amalgamated, block-diagonal
+        [("g", ("1",), True), ("h", ("1", "x"), True)],  # crossed, increasing levels
         [("h", ("1", "z"), True), ("g", ("1",), True), ("k", ("x",), True)],  # decreasing
         [("k", ("1",), True), ("h", ("x", "z"), False), ("g", ("1", "x"), True), ("k", ("z",), True)],
         [("g", ("1", "x", "z"), True), ("h", ("1",), True), ("g", ("1",), True)],
@@ -167,13 +174,13 @@ def test_marginal_covariance_matches_lme4_construction(small, spec):
     rng = np.random.default_rng(len(spec))
     cols = {"1": np.ones(small["n"]), "x": small["x"], "z": small["z"]}
     inputs = [
-        _bar(g, small[g], np.column_stack([cols[c] for c in cc]),
-             ["(Intercept)" if c == "1" else c for c in cc], corr)
+        _bar(g, small[g], np.column_stack([cols[c] for c in cc]), ["(Intercept)" if c == "1" else c for c in cc], corr)
         for g, cc, corr in spec
     ]
     re = build_re_structure(inputs)
-    theta = rng.uniform(0.3, 2.0, size=re.n_theta) * np.where(np.isfinite(re.lower), 1.0,
-                                                               rng.choice([-1.0, 1.0], re.n_theta))
+    theta = rng.uniform(0.3, 2.0, size=re.n_theta) * np.where(
+        np.isfinite(re.lower), 1.0, rng.choice([-1.0, 1.0], re.n_theta)
+    )
     V_ref, names_ref = _lme4_marginal_cov(inputs, theta)
     assert re.theta_names == names_ref
     np.testing.assert_array_equal(np.isfinite(re.lower), [n.count(".") == 1 for n in names_ref])
@@ -186,8 +193,7 @@ def test_marginal_covariance_matches_lme4_construction(small, spec):
     # every θ entry is used exactly once across the templates
     used = np.sort(np.concatenate([t.theta_index for t in re.terms]))
     np.testing.assert_array_equal(used, np.arange(re.n_theta))
-    np.testing.assert_array_equal(np.sort(np.concatenate([b.theta_index for b in re.blocks])),
-                                  np.arange(re.n_theta))
+    np.testing.assert_array_equal(np.sort(np.concatenate([b.theta_index for b in re.blocks])), np.arange(re.n_theta))
 
 
 def test_amalgamated_bars_share_one_block_diagonal_term(small):
@@ -220,9 +226,9 @@ def test_uncorrelated_bar_is_diagonal(small):
 def test_factorization_order_and_block_term_index(small):
     n = small["n"]
     inputs = [
-        _bar("k", small["k"], np.ones(n), ["(Intercept)"]),                        # q = 3
+        _bar("k", small["k"], np.ones(n), ["(Intercept)"]),  # q = 3
         _bar("g", small["g"], np.column_stack([np.ones(n), small["x"]]), ["(Intercept)", "x"]),  # q = 8
-        _bar("h", small["h"], np.ones(n), ["(Intercept)"]),                        # q = 6
+        _bar("h", small["h"], np.ones(n), ["(Intercept)"]),  # q = 6
     ]
     re = build_re_structure(inputs)
     assert [t.group for t in re.terms] == ["g", "h", "k"]
@@ -240,15 +246,14 @@ def test_factorization_order_and_block_term_index(small):
 
 def _scalar_bars(nlevs: list[int], groups: list[str]) -> list[TermInput]:
     n = max(nlevs)
-    return [_bar(g, np.arange(n) % nl, np.ones(n), ["(Intercept)"], nlev=nl)
-            for g, nl in zip(groups, nlevs)]
+    return [_bar(g, np.arange(n) % nl, np.ones(n), ["(Intercept)"], nlev=nl) for g, nl in zip(groups, nlevs)]
 
 
 @pytest.mark.parametrize(
     "nlevs, expected",
     [
-        ([5, 5, 3], ["a", "b", "c"]),     # never increasing: formula order kept
-        ([3, 5, 5], ["c", "b", "a"]),     # rev(order()) puts ties in reverse formula order
+        ([5, 5, 3], ["a", "b", "c"]),  # never increasing: formula order kept
+        ([3, 5, 5], ["c", "b", "a"]),  # rev(order()) puts ties in reverse formula order
         ([5, 3, 5], ["c", "a", "b"]),
         ([2, 2, 2], ["a", "b", "c"]),
         ([2, 7, 4], ["b", "c", "a"]),
@@ -274,14 +279,25 @@ def test_insteval_like_order_matches_lme4():
 @pytest.mark.parametrize(
     "dataset, formula, theta_names, ngrps",
     [
-        ("sleepstudy", "Reaction ~ Days + (Days | Subject)",
-         ["Subject.(Intercept)", "Subject.Days.(Intercept)", "Subject.Days"], {"Subject": 18}),
-        ("sleepstudy", "Reaction ~ Days + (Days || Subject)",
-         ["Subject.(Intercept)", "Subject.Days"], {"Subject": 18}),
-        ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)",
-         ["plate.(Intercept)", "sample.(Intercept)"], {"plate": 24, "sample": 6}),
-        ("pastes", "strength ~ 1 + (1 | batch/cask)",
-         ["cask:batch.(Intercept)", "batch.(Intercept)"], {"cask:batch": 30, "batch": 10}),
+        (
+            "sleepstudy",
+            "Reaction ~ Days + (Days | Subject)",
+            ["Subject.(Intercept)", "Subject.Days.(Intercept)", "Subject.Days"],
+            {"Subject": 18},
+        ),
+        ("sleepstudy", "Reaction ~ Days + (Days || Subject)", ["Subject.(Intercept)", "Subject.Days"], {"Subject": 18}),
+        (
+            "penicillin",
+            "diameter ~ 1 + (1 | plate) + (1 | sample)",
+            ["plate.(Intercept)", "sample.(Intercept)"],
+            {"plate": 24, "sample": 6},
+        ),
+        (
+            "pastes",
+            "strength ~ 1 + (1 | batch/cask)",
+            ["cask:batch.(Intercept)", "batch.(Intercept)"],
+            {"cask:batch": 30, "batch": 10},
+        ),
     ],
 )
 def test_reference_theta_names(dataset, formula, theta_names, ngrps):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _data import load
 
 from mixedlm.design.frame import build_model_frame
 from mixedlm.design.reterm import TermInput, build_re_structure
@@ -20,24 +21,30 @@ from mixedlm.design.sdcor import (
     variance_parameter_names,
 )
 
-from _data import load
-
 
 def _bar(group, nlev, colnames, correlated=True, n=24, seed=0):
     rng = np.random.default_rng(seed)
     codes = np.arange(n) % nlev
     Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in colnames[1:]])
-    return TermInput(group=group, codes=codes.astype(np.int64), levels=[str(k) for k in range(nlev)],
-                     Z=Z, colnames=list(colnames), correlated=correlated)
+    return TermInput(
+        group=group,
+        codes=codes.astype(np.int64),
+        levels=[str(k) for k in range(nlev)],
+        Z=Z,
+        colnames=list(colnames),
+        correlated=correlated,
+    )
 
 
 def _structure():
     """(a, b, c | g) + (1 | h) + (0 + x | g): an amalgamated g term and lme4 reordering."""
-    return build_re_structure([
-        _bar("g", 4, ["(Intercept)", "a", "b"], seed=1),
-        _bar("h", 6, ["(Intercept)"], seed=2),
-        _bar("g", 4, ["(Intercept)", "x"], seed=3),
-    ])
+    return build_re_structure(
+        [
+            _bar("g", 4, ["(Intercept)", "a", "b"], seed=1),
+            _bar("h", 6, ["(Intercept)"], seed=2),
+            _bar("g", 4, ["(Intercept)", "x"], seed=3),
+        ]
+    )
 
 
 def _lower_tri(S):
@@ -70,7 +77,10 @@ def test_theta_to_sdcor_matches_hand_computation():
     re = _structure()
     # lme4 order: nl = (4, 6, 4) increases -> rev(order(nl)) = (2, 3, 1): h, g[x], g[a, b]
     assert [(b.group, b.names) for b in re.blocks] == [
-        ("h", ["(Intercept)"]), ("g", ["(Intercept)", "x"]), ("g", ["(Intercept)", "a", "b"])]
+        ("h", ["(Intercept)"]),
+        ("g", ["(Intercept)", "x"]),
+        ("g", ["(Intercept)", "a", "b"]),
+    ]
     rng = np.random.default_rng(42)
     for scale in (1.0, 2.5):
         theta = _random_theta(re, rng)
@@ -84,15 +94,20 @@ def test_sleepstudy_reml_estimates_give_lme4_varcorr():
     # reference/lme4/L01_sleep_slope_reml: theta, sigma -> VarCorr sd and corr
     sleep = load("sleepstudy")
     mf = build_model_frame("Reaction ~ Days + (Days | Subject)", sleep)
-    re = build_re_structure([TermInput(b.group, b.codes, b.levels, b.Z, b.colnames, b.correlated)
-                             for b in mf.re_blocks])
+    re = build_re_structure(
+        [TermInput(b.group, b.codes, b.levels, b.Z, b.colnames, b.correlated) for b in mf.re_blocks]
+    )
     theta = np.array([0.966741773967412, 0.0151690588960361, 0.230909953207795])
     sigma = 25.5917957216753
     got = theta_to_sdcor(re, theta, sigma)
     np.testing.assert_allclose(got, [24.7406579949841, 0.0655512382381282, 5.92213765889808], rtol=1e-10)
     np.testing.assert_allclose(sdcor_to_theta(re, got, sigma), theta, rtol=1e-10)
     assert variance_parameter_names(re, sigma=True) == [
-        "sd_(Intercept)|Subject", "cor_Days.(Intercept)|Subject", "sd_Days|Subject", "sigma"]
+        "sd_(Intercept)|Subject",
+        "cor_Days.(Intercept)|Subject",
+        "sd_Days|Subject",
+        "sigma",
+    ]
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.3, 17.0])
@@ -121,7 +136,7 @@ def test_round_trip_both_ways(scale):
 def test_boundary_correlation_and_zero_sd():
     re = build_re_structure([_bar("g", 4, ["(Intercept)", "a", "b"])])
     # SD of "a" = 0: its correlations are 0, and the others survive the round trip
-    theta = np.array([1.5, 0.0, 0.6, 0.0, 0.0, 0.8])      # column 1 of T is zero
+    theta = np.array([1.5, 0.0, 0.6, 0.0, 0.0, 0.8])  # column 1 of T is zero
     v = theta_to_sdcor(re, theta)
     np.testing.assert_allclose(v, [1.5, 0.0, 0.6, 0.0, 0.0, 1.0], atol=1e-15)
     back = sdcor_to_theta(re, v)
@@ -154,8 +169,15 @@ def test_names_follow_theta_order():
     names = variance_parameter_names(re, sigma=False)
     assert names == [
         "sd_(Intercept)|h",
-        "sd_(Intercept)|g", "cor_x.(Intercept)|g", "sd_x|g",
-        "sd_(Intercept)|g.1", "cor_a.(Intercept)|g", "cor_b.(Intercept)|g", "sd_a|g", "cor_b.a|g", "sd_b|g",
+        "sd_(Intercept)|g",
+        "cor_x.(Intercept)|g",
+        "sd_x|g",
+        "sd_(Intercept)|g.1",
+        "cor_a.(Intercept)|g",
+        "cor_b.(Intercept)|g",
+        "sd_a|g",
+        "cor_b.a|g",
+        "sd_b|g",
     ]
     assert len(names) == re.n_theta
     # name k and θ_k describe the same entry: SD names sit exactly where θ has bound 0
@@ -166,27 +188,34 @@ def test_names_follow_theta_order():
 @pytest.mark.parametrize(
     "dataset, formula, expected",
     [
-        ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)",
-         ["sd_(Intercept)|plate", "sd_(Intercept)|sample", "sigma"]),
-        ("sleepstudy", "Reaction ~ Days + (Days || Subject)",
-         ["sd_(Intercept)|Subject", "sd_Days|Subject", "sigma"]),
-        ("pastes", "strength ~ 1 + (1 | batch/cask)",
-         ["sd_(Intercept)|cask:batch", "sd_(Intercept)|batch", "sigma"]),
+        (
+            "penicillin",
+            "diameter ~ 1 + (1 | plate) + (1 | sample)",
+            ["sd_(Intercept)|plate", "sd_(Intercept)|sample", "sigma"],
+        ),
+        ("sleepstudy", "Reaction ~ Days + (Days || Subject)", ["sd_(Intercept)|Subject", "sd_Days|Subject", "sigma"]),
+        ("pastes", "strength ~ 1 + (1 | batch/cask)", ["sd_(Intercept)|cask:batch", "sd_(Intercept)|batch", "sigma"]),
     ],
 )
 def test_reference_names(dataset, formula, expected):
     mf = build_model_frame(formula, load(dataset))
-    re = build_re_structure([TermInput(b.group, b.codes, b.levels, b.Z, b.colnames, b.correlated)
-                             for b in mf.re_blocks])
+    re = build_re_structure(
+        [TermInput(b.group, b.codes, b.levels, b.Z, b.colnames, b.correlated) for b in mf.re_blocks]
+    )
     assert variance_parameter_names(re, sigma=True) == expected
 
 
 def test_grouseticks_names_without_sigma():
     # reference/lme4/utilities.json confint G04 (Poisson: no sigma row)
     grouse = load("grouseticks")
-    mf = build_model_frame("TICKS ~ YEAR + cHEIGHT + (1 | INDEX) + (1 | BROOD) + (1 | LOCATION)", grouse,
-                           allow_nlev_equal_nobs=True)
-    re = build_re_structure([TermInput(b.group, b.codes, b.levels, b.Z, b.colnames, b.correlated)
-                             for b in mf.re_blocks])
+    mf = build_model_frame(
+        "TICKS ~ YEAR + cHEIGHT + (1 | INDEX) + (1 | BROOD) + (1 | LOCATION)", grouse, allow_nlev_equal_nobs=True
+    )
+    re = build_re_structure(
+        [TermInput(b.group, b.codes, b.levels, b.Z, b.colnames, b.correlated) for b in mf.re_blocks]
+    )
     assert variance_parameter_names(re, sigma=False) == [
-        "sd_(Intercept)|INDEX", "sd_(Intercept)|BROOD", "sd_(Intercept)|LOCATION"]
+        "sd_(Intercept)|INDEX",
+        "sd_(Intercept)|BROOD",
+        "sd_(Intercept)|LOCATION",
+    ]

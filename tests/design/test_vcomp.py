@@ -122,39 +122,61 @@ def test_from_re_structure_matches_indicators(toy):
     h_levels = ["u", "v", "w"]
     h_codes = np.array([h_levels.index(v) for v in toy["h"]])
     n = len(toy)
-    re = build_re_structure([
-        TermInput(group="g", codes=g_codes, levels=g_levels, Z=np.ones((n, 1)), colnames=["(Intercept)"],
-                  correlated=True),
-        TermInput(group="h", codes=h_codes, levels=h_levels,
-                  Z=np.column_stack([np.ones(n), toy["x"].to_numpy()]), colnames=["(Intercept)", "x"],
-                  correlated=False),
-    ])
+    re = build_re_structure(
+        [
+            TermInput(
+                group="g", codes=g_codes, levels=g_levels, Z=np.ones((n, 1)), colnames=["(Intercept)"], correlated=True
+            ),
+            TermInput(
+                group="h",
+                codes=h_codes,
+                levels=h_levels,
+                Z=np.column_stack([np.ones(n), toy["x"].to_numpy()]),
+                colnames=["(Intercept)", "x"],
+                correlated=False,
+            ),
+        ]
+    )
     comps = vc_from_re_structure(re, n)
     by_name = {c.name: c for c in comps}
     assert set(by_name) == {"g", "h", "h.x"}
     np.testing.assert_array_equal(by_name["g"].Z.toarray(), _indicator(toy["g"], g_levels))
-    np.testing.assert_allclose(by_name["h.x"].Z.toarray(),
-                               _indicator(toy["h"], h_levels) * toy["x"].to_numpy()[:, None])
+    np.testing.assert_allclose(
+        by_name["h.x"].Z.toarray(), _indicator(toy["h"], h_levels) * toy["x"].to_numpy()[:, None]
+    )
     assert by_name["h.x"].column_names == ["h[u].x", "h[v].x", "h[w].x"]
-    corr = build_re_structure([
-        TermInput(group="h", codes=h_codes, levels=h_levels,
-                  Z=np.column_stack([np.ones(n), toy["x"].to_numpy()]), colnames=["(Intercept)", "x"],
-                  correlated=True),
-    ])
+    corr = build_re_structure(
+        [
+            TermInput(
+                group="h",
+                codes=h_codes,
+                levels=h_levels,
+                Z=np.column_stack([np.ones(n), toy["x"].to_numpy()]),
+                colnames=["(Intercept)", "x"],
+                correlated=True,
+            ),
+        ]
+    )
     with pytest.raises(MixedLMError, match=r"\(x \|\| h\)"):
         vc_from_re_structure(corr, n)
 
 
 # ------------------------------------------------------------- the one missing-value path
 
+
 def test_frame_drops_rows_missing_in_vc_and_row_vectors(toy):
     data = toy.copy()
-    data.loc[3, "h"] = None          # used only by a variance component
-    data.loc[7, "x"] = np.nan        # used only by the extra design
+    data.loc[3, "h"] = None  # used only by a variance component
+    data.loc[7, "x"] = np.nan  # used only by the extra design
     labels = data["k"].to_numpy().astype(object)
-    labels[11] = None                # a missing group label given as an array
-    mf = build_model_frame(parse_formula("y ~ t", require_random=False), data, vc_formulas={"h": "0 + C(h)"}, extra_rhs={"re": "x"},
-                           row_vectors={"groups": labels})
+    labels[11] = None  # a missing group label given as an array
+    mf = build_model_frame(
+        parse_formula("y ~ t", require_random=False),
+        data,
+        vc_formulas={"h": "0 + C(h)"},
+        extra_rhs={"re": "x"},
+        row_vectors={"groups": labels},
+    )
     expect = np.ones(len(data), dtype=bool)
     expect[[3, 7, 11]] = False
     np.testing.assert_array_equal(mf.used_rows, expect)
@@ -182,7 +204,7 @@ def test_frame_vc_errors(toy):
     bad = toy.assign(t=np.where(np.arange(len(toy)) == 2, np.inf, toy["t"]))
     with pytest.raises(DataError, match="infinite values in the variance component 'v', column 't'"):
         build_model_frame(_fixed("y ~ x"), bad, vc_formulas={"v": "0 + t"})
-    with pytest.raises(DataError, match="infinite values in column 't'"):   # 0 * Inf is not a missing value
+    with pytest.raises(DataError, match="infinite values in column 't'"):  # 0 * Inf is not a missing value
         build_model_frame(_fixed("y ~ x"), bad, vc_formulas={"v": "0 + C(h):t"})
     with pytest.raises(DataError, match="infinite values in column 't'"):
         build_model_frame(_fixed("y ~ x + h:t"), bad)
@@ -208,7 +230,7 @@ def test_mixedlm_formula_duplicated_index_and_missing(toy):
     clean = data.drop(index=[5, 40]).reset_index(drop=True)
     groups = data["k"].to_numpy()
     dup = data.set_axis(np.repeat(np.arange(len(data) // 2), 2))
-    fml = dict(re_formula="~x", vc_formula={"h": "0 + C(h)"})
+    fml = {"re_formula": "~x", "vc_formula": {"h": "0 + C(h)"}}
     ref = MixedLM.from_formula("y ~ t", clean, groups="k", **fml).fit()
     got = MixedLM.from_formula("y ~ t", dup, groups=groups, **fml).fit()
     np.testing.assert_allclose(got.fe_params.to_numpy(), ref.fe_params.to_numpy(), rtol=1e-12)
@@ -218,13 +240,12 @@ def test_mixedlm_formula_duplicated_index_and_missing(toy):
 
 def test_bayes_formula_drops_nan_from_vc(toy):
     data = toy.copy()
-    data.loc[[2, 30], "t"] = 0.0     # log(0) = -inf: an error, not a silent drop
+    data.loc[[2, 30], "t"] = 0.0  # log(0) = -inf: an error, not a silent drop
     with pytest.raises(DataError, match="infinite values in the variance component 'h'"):
         BinomialBayesMixedGLM.from_formula("b ~ x", {"h": "0 + np.log(t)"}, data)
-    data.loc[[2, 30], "t"] = -2.0    # log(<0) = NaN: the rows are dropped
+    data.loc[[2, 30], "t"] = -2.0  # log(<0) = NaN: the rows are dropped
     model = BinomialBayesMixedGLM.from_formula("b ~ x", {"h": "0 + C(h):np.log(t)"}, data)
-    ref = BinomialBayesMixedGLM.from_formula("b ~ x", {"h": "0 + C(h):np.log(t)"},
-                                             data.drop(index=[2, 30]))
+    ref = BinomialBayesMixedGLM.from_formula("b ~ x", {"h": "0 + C(h):np.log(t)"}, data.drop(index=[2, 30]))
     assert model.nobs == len(data) - 2
     np.testing.assert_array_equal(model.exog_vc.toarray(), ref.exog_vc.toarray())
     assert not model.used_rows[[2, 30]].any()

@@ -109,6 +109,6 @@ def test_unsupported_agq_structures_are_refused():
         mlm.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, nAGQ=-1)
     rng = np.random.default_rng(3)
     big = pd.DataFrame({"id": np.repeat([f"g{i}" for i in range(40)], 12), "t": np.tile(np.linspace(0, 1, 12), 40)})
-    big = big.assign(y=(rng.random(len(big)) < 0.4).astype(float), t2=big.t ** 2, t3=big.t ** 3, t4=big.t ** 0.5)
+    big = big.assign(y=(rng.random(len(big)) < 0.4).astype(float), t2=big.t**2, t3=big.t**3, t4=big.t**0.5)
     with pytest.raises(mlm.MixedLMError, match=r"quadrature points per level"):
         mlm.glmer("y ~ t + (1 + t + t2 + t3 + t4 | id)", big, nAGQ=20)

@@ -59,6 +59,7 @@ def case_id(case: dict) -> str:
 # Reference file
 # ---------------------------------------------------------------------------------------
 
+
 def test_reference_records_versions():
     assert REF["R_version"].startswith("R version 4.2")
     assert REF["MASS_version"]
@@ -139,9 +140,13 @@ def test_round_trip_positive(name):
 @pytest.mark.parametrize("name", LINK_NAMES)
 def test_mu_eta_is_derivative_of_linkinv(name):
     link = make_link(name)
-    eta = {"log": np.linspace(-5, 5, 21), "sqrt": np.linspace(0.1, 5, 21),
-           "inverse": np.linspace(0.2, 5, 21), "1/mu^2": np.linspace(0.2, 5, 21),
-           "identity": np.linspace(-5, 5, 21)}.get(name, np.linspace(-6, 6, 25))
+    eta = {
+        "log": np.linspace(-5, 5, 21),
+        "sqrt": np.linspace(0.1, 5, 21),
+        "inverse": np.linspace(0.2, 5, 21),
+        "1/mu^2": np.linspace(0.2, 5, 21),
+        "identity": np.linspace(-5, 5, 21),
+    }.get(name, np.linspace(-6, 6, 25))
     h = 1e-6
     fd = (link.linkinv(eta + h) - link.linkinv(eta - h)) / (2 * h)
     np.testing.assert_allclose(link.mu_eta(eta), fd, rtol=1e-7, atol=1e-9)  # fd noise ~ ε/h
@@ -235,8 +240,7 @@ MUSTART_CASES = [c for c in FAMILY_CASES if c.get("mustart") is not None]
 @pytest.mark.parametrize("case", MUSTART_CASES, ids=case_id)
 def test_mustart_matches_r(case):
     fam = make_family(case)
-    np.testing.assert_allclose(fam.mustart(num(case["y"]), num(case["wt"])), num(case["mustart"]),
-                               rtol=1e-15)
+    np.testing.assert_allclose(fam.mustart(num(case["y"]), num(case["wt"])), num(case["mustart"]), rtol=1e-15)
 
 
 @pytest.mark.parametrize("case", FAMILY_CASES, ids=case_id)
@@ -265,14 +269,17 @@ def test_quasi_matches_r(variance):
 # Accuracy beyond R's direct formulas (50-digit decimal references)
 # ---------------------------------------------------------------------------------------
 
+
 def _bd0_exact(x: float, m: float) -> Decimal:
     getcontext().prec = 50
     X, M = Decimal(x), Decimal(m)
     return (X * (X / M).ln() if X != 0 else Decimal(0)) + M - X
 
 
-@pytest.mark.parametrize("x,m", [(1000.0, 1000.5), (5.0, 5.0 + 1e-9), (0.0, 1e-8), (1e6, 1e6 + 3.0),
-                                 (2.5, 0.001), (7.0, 900.0), (1e-3, 2e-3)])
+@pytest.mark.parametrize(
+    "x,m",
+    [(1000.0, 1000.5), (5.0, 5.0 + 1e-9), (0.0, 1e-8), (1e6, 1e6 + 3.0), (2.5, 0.001), (7.0, 900.0), (1e-3, 2e-3)],
+)
 def test_bd0_is_accurate(x, m):
     got = engine_families._bd0(np.array([x]), np.array([m]))[0]
     exact = float(_bd0_exact(x, m))
@@ -282,8 +289,10 @@ def test_bd0_is_accurate(x, m):
 def test_binomial_deviance_near_one_is_accurate():
     mu = 1 - 1e-12
     got = F.Binomial().dev_resids([1.0, 0.0], [mu, 1e-12], [40.0, 3.0])
-    exact = [float(2 * 40 * (_bd0_exact(1.0, mu) + Decimal(1 - mu))),
-             float(2 * 3 * (Decimal(1e-12) + _bd0_exact(1.0, 1 - 1e-12)))]
+    exact = [
+        float(2 * 40 * (_bd0_exact(1.0, mu) + Decimal(1 - mu))),
+        float(2 * 3 * (Decimal(1e-12) + _bd0_exact(1.0, 1 - 1e-12))),
+    ]
     np.testing.assert_allclose(got, exact, rtol=1e-13)
 
 
@@ -314,9 +323,14 @@ def test_no_nan_at_support_edges():
 
 
 def test_zero_weight_rows_contribute_nothing():
-    for fam, y, mu in ((F.Binomial(), 0.3, 0.4), (F.Poisson(), 2.0, 3.0), (F.Gamma(), 2.0, 3.0),
-                       (F.Gaussian(), 2.0, 3.0), (F.InverseGaussian(), 2.0, 3.0),
-                       (F.NegativeBinomial(2.0), 2.0, 3.0)):
+    for fam, y, mu in (
+        (F.Binomial(), 0.3, 0.4),
+        (F.Poisson(), 2.0, 3.0),
+        (F.Gamma(), 2.0, 3.0),
+        (F.Gaussian(), 2.0, 3.0),
+        (F.InverseGaussian(), 2.0, 3.0),
+        (F.NegativeBinomial(2.0), 2.0, 3.0),
+    ):
         assert fam.loglik([y], [mu], [0.0], 1.0)[0] == 0.0
         assert fam.dev_resids([y], [mu], [0.0])[0] == 0.0
 
@@ -325,8 +339,13 @@ def test_zero_weight_rows_contribute_nothing():
 # Links per family, names, printing
 # ---------------------------------------------------------------------------------------
 
-R_FAMILY_CLASSES = {"binomial": F.Binomial, "poisson": F.Poisson, "Gamma": F.Gamma,
-                    "inverse.gaussian": F.InverseGaussian, "gaussian": F.Gaussian}
+R_FAMILY_CLASSES = {
+    "binomial": F.Binomial,
+    "poisson": F.Poisson,
+    "Gamma": F.Gamma,
+    "inverse.gaussian": F.InverseGaussian,
+    "gaussian": F.Gaussian,
+}
 
 
 @pytest.mark.parametrize("family", list(REF["ok_links_messages"]))
@@ -337,13 +356,16 @@ def test_valid_links_are_rs_oklinks(family):
         assert R_FAMILY_CLASSES[family](link=name).link.name == name
 
 
-@pytest.mark.parametrize("cls,valid", [
-    (F.Binomial, ("logit", "probit", "cloglog", "cauchit", "log")),
-    (F.Poisson, ("log", "identity", "sqrt")),
-    (F.Gamma, ("inverse", "identity", "log")),
-    (F.InverseGaussian, ("1/mu^2", "inverse", "identity", "log")),
-    (F.Gaussian, ("identity", "log", "inverse")),
-])
+@pytest.mark.parametrize(
+    "cls,valid",
+    [
+        (F.Binomial, ("logit", "probit", "cloglog", "cauchit", "log")),
+        (F.Poisson, ("log", "identity", "sqrt")),
+        (F.Gamma, ("inverse", "identity", "log")),
+        (F.InverseGaussian, ("1/mu^2", "inverse", "identity", "log")),
+        (F.Gaussian, ("identity", "log", "inverse")),
+    ],
+)
 def test_unknown_link_lists_valid_links(cls, valid):
     with pytest.raises(MixedLMError) as info:
         cls(link="logt")
@@ -421,8 +443,17 @@ def test_negative_binomial_with_theta():
 
 def test_r_format_number():
     fmt = engine_families.r_format_number
-    assert [fmt(x) for x in (2.0, 0.5, 3.2726, 1e6, 1e-4, 12345.6789, 0.0, -2.5, 1e-120)] == \
-        ["2", "0.5", "3.2726", "1e+06", "1e-04", "12345.68", "0", "-2.5", "1e-120"]
+    assert [fmt(x) for x in (2.0, 0.5, 3.2726, 1e6, 1e-4, 12345.6789, 0.0, -2.5, 1e-120)] == [
+        "2",
+        "0.5",
+        "3.2726",
+        "1e+06",
+        "1e-04",
+        "12345.68",
+        "0",
+        "-2.5",
+        "1e-120",
+    ]
 
 
 def test_equality_and_hash():
@@ -435,6 +466,7 @@ def test_equality_and_hash():
 # ---------------------------------------------------------------------------------------
 # Response validation
 # ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fam", [F.Poisson(), F.NegativeBinomial(2.0)], ids=["poisson", "nb"])
 def test_counts_must_be_non_negative(fam):
@@ -451,30 +483,34 @@ def test_counts_must_be_integers(fam):
 
 def test_binomial_proportion_outside_unit_interval():
     b = F.Binomial()
-    with pytest.raises(DataError, match=r"binomial incidence must be a proportion in \[0, 1\]; "
-                                        r"row 1 .* has 1\.5$"):
+    with pytest.raises(
+        DataError,
+        match=r"binomial incidence must be a proportion in \[0, 1\]; "
+        r"row 1 .* has 1\.5$",
+    ):
         b.validate_response([0.0, 1.5, 1.0], name="incidence")
     with pytest.raises(DataError, match=r"proportion in \[0, 1\]; row 0 .* has -0\.25"):
         b.validate_response([-0.25, 0.5])
 
 
 def test_binomial_successes_exceed_trials():
-    with pytest.raises(DataError,
-                       match=r"has 1\.5 \(successes exceed trials: 3 successes out of 2\)"):
+    with pytest.raises(DataError, match=r"has 1\.5 \(successes exceed trials: 3 successes out of 2\)"):
         F.Binomial().validate_response([0.5, 1.5], [2.0, 2.0])
 
 
 def test_binomial_non_integer_successes():
-    with pytest.raises(DataError, match=r"whole number of successes; row 1 .* has y = 0\.3 with "
-                                        r"2 trials \(0\.6 successes\)"):
+    with pytest.raises(
+        DataError,
+        match=r"whole number of successes; row 1 .* has y = 0\.3 with "
+        r"2 trials \(0\.6 successes\)",
+    ):
         F.Binomial().validate_response([0.5, 0.3], [2.0, 2.0], name="y")
     # 0/1 response with non-integer (e.g. survey) weights: allowed when asked
     F.Binomial().validate_response([0.0, 1.0], [0.3, 2.7], weights_are_trials=False)
 
 
 def test_binomial_non_integer_trials():
-    with pytest.raises(DataError,
-                       match=r"numbers of trials and must be whole numbers; row 0 .* has 2\.5"):
+    with pytest.raises(DataError, match=r"numbers of trials and must be whole numbers; row 0 .* has 2\.5"):
         F.Binomial().validate_response([0.4], [2.5])
 
 
@@ -487,8 +523,7 @@ def test_binomial_valid_inputs_pass():
     F.Binomial().validate_response([0.0, 1 / 3, 2 / 3, 1.0], [3, 3, 3, 3])
 
 
-@pytest.mark.parametrize("fam,label", [(F.Gamma(), "Gamma"),
-                                       (F.InverseGaussian(), "inverse Gaussian")])
+@pytest.mark.parametrize("fam,label", [(F.Gamma(), "Gamma"), (F.InverseGaussian(), "inverse Gaussian")])
 def test_positive_families_reject_non_positive(fam, label):
     with pytest.raises(DataError, match=rf"{label} y must be positive; row 1 .* has 0"):
         fam.validate_response([1.0, 0.0, 2.0], name="y")
@@ -496,9 +531,11 @@ def test_positive_families_reject_non_positive(fam, label):
         fam.validate_response([-3.0, 1.0])
 
 
-@pytest.mark.parametrize("fam", [F.Binomial(), F.Poisson(), F.Gamma(), F.Gaussian(),
-                                 F.NegativeBinomial(1.0), F.InverseGaussian(), F.QuasiFamily()],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "fam",
+    [F.Binomial(), F.Poisson(), F.Gamma(), F.Gaussian(), F.NegativeBinomial(1.0), F.InverseGaussian(), F.QuasiFamily()],
+    ids=repr,
+)
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_response(fam, bad):
     with pytest.raises(DataError, match=r"must be finite; row 1 .* has (nan|inf|-inf)"):
@@ -539,6 +576,7 @@ def test_quasi_support_checks():
 # Quasi and custom families
 # ---------------------------------------------------------------------------------------
 
+
 def test_quasi_has_no_likelihood():
     q = F.QuasiFamily("mu", "log")
     with pytest.raises(MixedLMError, match="quasi family has no likelihood"):
@@ -559,24 +597,29 @@ def test_quasi_variance_names():
         F.QuasiFamily("mu", link="logt")
 
 
-@pytest.mark.parametrize("named,func", [("mu", lambda m: m), ("mu^2", lambda m: m * m),
-                                        ("mu^3", lambda m: m ** 3), ("constant", np.ones_like)])
+@pytest.mark.parametrize(
+    "named,func", [("mu", lambda m: m), ("mu^2", lambda m: m * m), ("mu^3", lambda m: m**3), ("constant", np.ones_like)]
+)
 def test_quasi_callable_variance_integrates_deviance(named, func):
     y = np.array([0.5, 1.0, 2.0, 3.5, 7.0])
     mu = np.array([0.6, 1.4, 1.9, 5.0, 6.5])
     wt = np.array([1.0, 2.0, 1.0, 0.5, 1.0])
     q = F.QuasiFamily(func, "log")
     np.testing.assert_allclose(q.variance(mu), F.QuasiFamily(named).variance(mu))
-    np.testing.assert_allclose(q.dev_resids(y, mu, wt), F.QuasiFamily(named).dev_resids(y, mu, wt),
-                               rtol=1e-10)
+    np.testing.assert_allclose(q.dev_resids(y, mu, wt), F.QuasiFamily(named).dev_resids(y, mu, wt), rtol=1e-10)
 
 
 def test_custom_family():
     po = F.Poisson()
-    fam = F.CustomFamily("my poisson", "log", variance=lambda m: m,
-                         dev_resids=po.dev_resids, loglik=po.loglik,
-                         mustart=lambda y, w: y + 0.5,
-                         validate=lambda y, w, name: po._check_support(y, w, name, None))
+    fam = F.CustomFamily(
+        "my poisson",
+        "log",
+        variance=lambda m: m,
+        dev_resids=po.dev_resids,
+        loglik=po.loglik,
+        mustart=lambda y, w: y + 0.5,
+        validate=lambda y, w, name: po._check_support(y, w, name, None),
+    )
     y, mu = np.array([0.0, 2.0, 5.0]), np.array([0.5, 2.5, 4.0])
     assert fam.name == "my poisson" and fam.link.name == "log" and not fam.has_scale
     np.testing.assert_allclose(fam.dev_resids(y, mu), po.dev_resids(y, mu))
@@ -588,8 +631,7 @@ def test_custom_family():
     with pytest.raises(DataError, match="must be finite"):
         fam.validate_response([1.0, np.nan])
     assert repr(fam) == "CustomFamily(name='my poisson', link='log')"
-    bare = F.CustomFamily("bare", "identity", variance=np.ones_like,
-                          dev_resids=lambda y, m, w: w * (y - m) ** 2)
+    bare = F.CustomFamily("bare", "identity", variance=np.ones_like, dev_resids=lambda y, m, w: w * (y - m) ** 2)
     with pytest.raises(MixedLMError, match="defines no log-likelihood"):
         bare.loglik([1.0], [1.0])
     with pytest.raises(MixedLMError, match="simulation is not available"):
@@ -611,17 +653,21 @@ def _check_moments(draws: np.ndarray, mean: float, var: float) -> None:
     assert draws.var() == pytest.approx(var, rel=0.03)
 
 
-@pytest.mark.parametrize("fam,mu,wt,scale,var", [
-    (F.Binomial(), 0.3, 5.0, 1.0, 0.3 * 0.7 / 5),
-    (F.Binomial("probit"), 0.9, 1.0, 1.0, 0.09),
-    (F.Poisson(), 4.0, 1.0, 1.0, 4.0),
-    (F.NegativeBinomial(2.0), 3.0, 1.0, 1.0, 3.0 + 9.0 / 2.0),
-    (F.NegativeBinomial(0.5), 3.0, 1.0, 1.0, 3.0 + 9.0 / 0.5),
-    (F.Gamma(), 2.0, 1.0, 0.5, 0.5 * 4.0),
-    (F.Gamma("log"), 2.0, 2.0, 0.5, 0.5 * 4.0 / 2.0),
-    (F.InverseGaussian(), 2.0, 1.0, 0.1, 0.1 * 8.0),
-    (F.Gaussian(), -1.0, 4.0, 2.0, 2.0 / 4.0),
-], ids=lambda v: repr(v) if isinstance(v, F.Family) else None)
+@pytest.mark.parametrize(
+    "fam,mu,wt,scale,var",
+    [
+        (F.Binomial(), 0.3, 5.0, 1.0, 0.3 * 0.7 / 5),
+        (F.Binomial("probit"), 0.9, 1.0, 1.0, 0.09),
+        (F.Poisson(), 4.0, 1.0, 1.0, 4.0),
+        (F.NegativeBinomial(2.0), 3.0, 1.0, 1.0, 3.0 + 9.0 / 2.0),
+        (F.NegativeBinomial(0.5), 3.0, 1.0, 1.0, 3.0 + 9.0 / 0.5),
+        (F.Gamma(), 2.0, 1.0, 0.5, 0.5 * 4.0),
+        (F.Gamma("log"), 2.0, 2.0, 0.5, 0.5 * 4.0 / 2.0),
+        (F.InverseGaussian(), 2.0, 1.0, 0.1, 0.1 * 8.0),
+        (F.Gaussian(), -1.0, 4.0, 2.0, 2.0 / 4.0),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, F.Family) else None,
+)
 def test_simulate_moments(fam, mu, wt, scale, var):
     rng = np.random.default_rng(20240501)
     draws = fam.simulate(np.full(N_SIM, mu), np.full(N_SIM, wt), rng, scale)
@@ -656,6 +702,7 @@ def test_simulate_poisson_warns_about_weights():
 # Misc
 # ---------------------------------------------------------------------------------------
 
+
 def test_gaussian_mustart_stays_in_link_domain():
     y = np.array([-2.0, 0.0, 3.0])
     assert np.all(F.Gaussian("log").mustart(y) > 0)
@@ -685,8 +732,19 @@ def test_engine_modules_do_not_import_pandas():
 
 
 def test_public_module_exports():
-    for name in ("Binomial", "Poisson", "NegativeBinomial", "Gamma", "InverseGaussian", "Gaussian",
-                 "QuasiFamily", "CustomFamily", "Family", "Link", "make_link"):
+    for name in (
+        "Binomial",
+        "Poisson",
+        "NegativeBinomial",
+        "Gamma",
+        "InverseGaussian",
+        "Gaussian",
+        "QuasiFamily",
+        "CustomFamily",
+        "Family",
+        "Link",
+        "make_link",
+    ):
         assert hasattr(F, name)
 
 
@@ -697,6 +755,7 @@ def test_stirlerr_table_and_series():
     # the series (n > 15) and the direct formula agree where both are accurate
     n = np.array([15.5, 20.0, 40.0])
     from scipy.special import gammaln
+
     direct = gammaln(n + 1) - (n + 0.5) * np.log(n) + n - 0.5 * np.log(2 * np.pi)
     np.testing.assert_allclose(st(n), direct, rtol=1e-11)
 
@@ -704,5 +763,6 @@ def test_stirlerr_table_and_series():
 def test_binomial_loglik_rounds_like_r():
     # R: dbinom(round(w y), round(w), mu) for non-integer weights
     from scipy.stats import binom
+
     got = F.Binomial().loglik([0.5, 0.25], [0.3, 0.6], [2.4, 4.0])
     np.testing.assert_allclose(got, binom.logpmf([1, 1], [2, 4], [0.3, 0.6]), rtol=1e-13)

@@ -20,11 +20,19 @@ from mixedlm.engines.working import WorkingEvaluator
 F = mlm.families
 
 CASES = [
-    (F.Binomial("logit"), (-6, 6)), (F.Binomial("probit"), (-4, 4)), (F.Binomial("cloglog"), (-4, 2)),
-    (F.Binomial("cauchit"), (-8, 8)), (F.Binomial("log"), (-4, -0.05)),
-    (F.Poisson("log"), (-2, 5)), (F.Poisson("identity"), (0.2, 20)), (F.Poisson("sqrt"), (0.3, 5)),
-    (F.NegativeBinomial(2.5), (-1, 3)), (F.Gamma("log"), (-1, 2)), (F.Gamma("inverse"), (0.2, 2)),
-    (F.InverseGaussian("log"), (-1, 1)), (F.Gaussian("log"), (-1, 2)),
+    (F.Binomial("logit"), (-6, 6)),
+    (F.Binomial("probit"), (-4, 4)),
+    (F.Binomial("cloglog"), (-4, 2)),
+    (F.Binomial("cauchit"), (-8, 8)),
+    (F.Binomial("log"), (-4, -0.05)),
+    (F.Poisson("log"), (-2, 5)),
+    (F.Poisson("identity"), (0.2, 20)),
+    (F.Poisson("sqrt"), (0.3, 5)),
+    (F.NegativeBinomial(2.5), (-1, 3)),
+    (F.Gamma("log"), (-1, 2)),
+    (F.Gamma("inverse"), (0.2, 2)),
+    (F.InverseGaussian("log"), (-1, 1)),
+    (F.Gaussian("log"), (-1, 2)),
 ]
 
 
@@ -43,7 +51,9 @@ def _data(fam, lo, hi, rng, n=60):
     return eta, y, a
 
 
-@pytest.mark.parametrize("fam, rng_eta", CASES, ids=lambda c: str(c).replace(" ", "") if not isinstance(c, tuple) else "")
+@pytest.mark.parametrize(
+    "fam, rng_eta", CASES, ids=lambda c: str(c).replace(" ", "") if not isinstance(c, tuple) else ""
+)
 def test_value_and_derivatives(fam, rng_eta):
     rng = np.random.default_rng(3)
     eta, y, a = _data(fam, *rng_eta, rng)
@@ -58,8 +68,9 @@ def test_value_and_derivatives(fam, rng_eta):
         return fam.loglik_eta(e, y, a, order=0)[0]
 
     np.testing.assert_allclose(d1, (val(eta + h) - val(eta - h)) / (2 * h), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(d2, (fam.loglik_eta(eta + h, y, a, 1)[1] - fam.loglik_eta(eta - h, y, a, 1)[1])
-                               / (2 * h), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        d2, (fam.loglik_eta(eta + h, y, a, 1)[1] - fam.loglik_eta(eta - h, y, a, 1)[1]) / (2 * h), rtol=1e-5, atol=1e-6
+    )
     # 2-D η, one row per observation: the same values column by column
     E = np.column_stack([eta, eta + 0.1, eta - 0.1])
     L2 = fam.loglik_eta(E, y, a, order=0)[0]
@@ -90,8 +101,9 @@ def test_compiled_pairs_against_scipy_and_in_the_tails():
     etp = rng.normal(1.5, 1.0, n)
     fam = F.Poisson()
     l, d1, d2 = fam.loglik_eta(etp, yp, np.ones(n))
-    np.testing.assert_allclose(l + fam.loglik_constant(yp, np.ones(n)), stats.poisson.logpmf(yp, np.exp(etp)),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        l + fam.loglik_constant(yp, np.ones(n)), stats.poisson.logpmf(yp, np.exp(etp)), rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_allclose(d2, -np.exp(etp), rtol=1e-14)
 
 

@@ -106,8 +106,7 @@ def test_poisson_log_kernel_matches_numpy():
     assert got.dev == pytest.approx(ref.dev, rel=1e-13)
 
 
-@pytest.mark.parametrize("family", [families.Binomial(link="probit"), families.Poisson(link="sqrt"),
-                                    families.Gamma()])
+@pytest.mark.parametrize("family", [families.Binomial(link="probit"), families.Poisson(link="sqrt"), families.Gamma()])
 def test_other_families_use_numpy_path(family):
     y = np.array([0.2, 0.5, 0.9]) if family.name == "binomial" else np.array([1.0, 2.0, 3.0])
     ev = WorkingEvaluator(family, y, np.ones(3))

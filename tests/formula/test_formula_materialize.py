@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _data import load
 
 from mixedlm.errors import DataError, FormulaError
 from mixedlm.formula.materialize import (
@@ -16,8 +17,6 @@ from mixedlm.formula.materialize import (
 from mixedlm.formula.naming import lme4_column_name
 from mixedlm.formula.rsyntax import translate_r_syntax
 from mixedlm.formula.variables import expression_variables, formula_variables
-
-from _data import load
 
 
 @pytest.fixture
@@ -81,8 +80,16 @@ def test_insteval_ordered_factor_names():
     # R: model.matrix(~ studage + lectage + service, InstEval)
     design, _ = make_design("studage + lectage + service", load("insteval"))
     assert design.column_names == [
-        "(Intercept)", "studage.L", "studage.Q", "studage.C",
-        "lectage.L", "lectage.Q", "lectage.C", "lectage^4", "lectage^5", "service1",
+        "(Intercept)",
+        "studage.L",
+        "studage.Q",
+        "studage.C",
+        "lectage.L",
+        "lectage.Q",
+        "lectage.C",
+        "lectage^4",
+        "lectage^5",
+        "service1",
     ]
 
 

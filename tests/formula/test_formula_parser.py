@@ -9,10 +9,7 @@ from mixedlm.formula import ParsedFormula, RandomTermSpec, parse_formula
 
 
 def _terms(formula: str) -> list[tuple[str, str, tuple[str, ...], bool, str]]:
-    return [
-        (t.lhs, t.group, t.group_vars, t.correlated, t.label)
-        for t in parse_formula(formula).random
-    ]
+    return [(t.lhs, t.group, t.group_vars, t.correlated, t.label) for t in parse_formula(formula).random]
 
 
 def test_slope_term():
@@ -23,9 +20,7 @@ def test_slope_term():
     assert p.response_parts == ("Reaction",)
     assert p.fixed == "Days"
     assert p.offsets == ()
-    assert p.random == (
-        RandomTermSpec("Days", "Subject", ("Subject",), True, "Days | Subject"),
-    )
+    assert p.random == (RandomTermSpec("Days", "Subject", ("Subject",), True, "Days | Subject"),)
 
 
 def test_uncorrelated_term_is_one_spec():
@@ -96,9 +91,7 @@ def test_only_offset_in_fixed_part_leaves_intercept():
 
 
 def test_formulaic_features_pass_through():
-    p = parse_formula(
-        "y ~ I(x^2) + C(f) + scale(x) + center(z) + a*b + a:b + poly(x, 2) + np.log(w) + (1 | g)"
-    )
+    p = parse_formula("y ~ I(x^2) + C(f) + scale(x) + center(z) + a*b + a:b + poly(x, 2) + np.log(w) + (1 | g)")
     assert p.fixed == "I(x^2) + C(f) + scale(x) + center(z) + a*b + a:b + poly(x, 2) + np.log(w)"
 
 

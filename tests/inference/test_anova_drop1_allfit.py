@@ -40,8 +40,7 @@ from mixedlm.errors import MixedLMError
 from mixedlm.formula.materialize import make_design
 from mixedlm.formula.terms import drop_scope, fixed_terms, term_assign
 from mixedlm.inference.allfit import AllFit, allFit
-from mixedlm.inference.anova import (AnovaTable, NonNestedWarning, REMLRefitMessage, anova,
-                                     refitML)
+from mixedlm.inference.anova import AnovaTable, NonNestedWarning, REMLRefitMessage, anova, refitML
 from mixedlm.inference.drop1 import drop1
 from mixedlm.optim.registry import available_optimizers
 
@@ -126,12 +125,18 @@ def test_anova_L02_vs_noDays_matches_lme4(L02, L02_noDays):
     assert list(tab.columns) == ["npar", "AIC", "BIC", "logLik", "-2*log(L)", "Chisq", "Df", "Pr(>Chisq)"]
     assert list(tab.index) == ref["rows"]
     assert tab["npar"].tolist() == ref["npar"]
-    for ours, theirs in [("AIC", "AIC"), ("BIC", "BIC"), ("logLik", "logLik"), ("-2*log(L)", "deviance"),
-                         ("Chisq", "Chisq"), ("Df", "Df")]:
-        np.testing.assert_allclose(tab[ours].to_numpy(), _vec(ref[theirs]), atol=1e-4, rtol=0,
-                                   equal_nan=True, err_msg=ours)
-    np.testing.assert_allclose(tab["Pr(>Chisq)"].to_numpy(), _vec(ref["Pr(>Chisq)"]), rtol=1e-4,
-                               equal_nan=True)
+    for ours, theirs in [
+        ("AIC", "AIC"),
+        ("BIC", "BIC"),
+        ("logLik", "logLik"),
+        ("-2*log(L)", "deviance"),
+        ("Chisq", "Chisq"),
+        ("Df", "Df"),
+    ]:
+        np.testing.assert_allclose(
+            tab[ours].to_numpy(), _vec(ref[theirs]), atol=1e-4, rtol=0, equal_nan=True, err_msg=ours
+        )
+    np.testing.assert_allclose(tab["Pr(>Chisq)"].to_numpy(), _vec(ref["Pr(>Chisq)"]), rtol=1e-4, equal_nan=True)
     assert tab.heading[:2] == ["Data: sleepstudy", "Models:"]
 
 
@@ -153,8 +158,9 @@ def test_anova_G01_vs_intercept_only(G01, G01_int):
 
 def test_G01_gap_is_in_lme4s_deviance_evaluation(G01, G01_int):
     """Our deviance at lme4's estimates is below lme4's reported value there (see module docstring)."""
-    par = np.array([0.642069927729179, -1.39834286447115, -0.991924974975739, -1.12821621594334,
-                    -1.57974541364919])  # lme4's theta and fixef of G01 (battery G01_cbpp_laplace.json)
+    par = np.array(
+        [0.642069927729179, -1.39834286447115, -0.991924974975739, -1.12821621594334, -1.57974541364919]
+    )  # lme4's theta and fixef of G01 (battery G01_cbpp_laplace.json)
     at_lme4 = G01.objective.deviance(par)
     lme4_dev = -2 * UTIL["anova"]["G01_vs_interceptonly"]["logLik"][1]
     assert lme4_dev - at_lme4 > 4e-4
@@ -175,12 +181,16 @@ def test_anova_three_reml_fits_refitted_with_message(sleep):
     assert ref["messages"].strip() == "refitting model(s) with ML (instead of REML)"
     assert list(tab.index) == ref["rows"]
     assert tab["npar"].tolist() == ref["npar"]
-    for ours, theirs in [("AIC", "AIC"), ("BIC", "BIC"), ("logLik", "logLik"), ("-2*log(L)", "deviance"),
-                         ("Chisq", "Chisq"), ("Df", "Df")]:
-        np.testing.assert_allclose(tab[ours].to_numpy(), _vec(ref[theirs]), atol=1e-4, equal_nan=True,
-                                   err_msg=ours)
-    np.testing.assert_allclose(tab["Pr(>Chisq)"].to_numpy(), _vec(ref["Pr(>Chisq)"]), rtol=1e-4,
-                               equal_nan=True)
+    for ours, theirs in [
+        ("AIC", "AIC"),
+        ("BIC", "BIC"),
+        ("logLik", "logLik"),
+        ("-2*log(L)", "deviance"),
+        ("Chisq", "Chisq"),
+        ("Df", "Df"),
+    ]:
+        np.testing.assert_allclose(tab[ours].to_numpy(), _vec(ref[theirs]), atol=1e-4, equal_nan=True, err_msg=ours)
+    np.testing.assert_allclose(tab["Pr(>Chisq)"].to_numpy(), _vec(ref["Pr(>Chisq)"]), rtol=1e-4, equal_nan=True)
     # the originals are untouched; the refit reuses the design and starts from the REML θ
     assert m2.REML
     ml = refitML(m2)
@@ -197,14 +207,17 @@ def test_anova_default_names_formula_names_and_print(sleep, L02, L02_noDays):
     assert list(tab.index) == ["reduced", "full"]
     text = str(anova(fm1=L02, fm0=L02_noDays))
     # R: print(anova(fm0, fm1)) (lme4 1.1-31 calls the 5th column "deviance")
-    assert text.splitlines()[:4] == ["Data: sleepstudy", "Models:", "fm0: Reaction ~ 1 + (Days | Subject)",
-                                     "fm1: Reaction ~ Days + (Days | Subject)"]
+    assert text.splitlines()[:4] == [
+        "Data: sleepstudy",
+        "Models:",
+        "fm0: Reaction ~ 1 + (Days | Subject)",
+        "fm1: Reaction ~ Days + (Days | Subject)",
+    ]
     assert "fm1    6 1763.9 1783.1 -875.97    1751.9 23.537  1  1.226e-06 ***" in text
 
 
 def test_anova_glmm_ratio_and_cbind_responses_are_the_same_data(cbpp, G01):
-    g_ratio = mlm.glmer("incidence / size ~ 1 + (1 | herd)", cbpp, family=mlm.families.Binomial(),
-                        weights="size")
+    g_ratio = mlm.glmer("incidence / size ~ 1 + (1 | herd)", cbpp, family=mlm.families.Binomial(), weights="size")
     tab = anova(G01, g_ratio)
     assert tab["Df"].iloc[1] == 3
 
@@ -242,7 +255,8 @@ def test_single_anova_factor_interaction(ticks):
         "             npar Sum Sq Mean Sq F value\n"
         "YEAR            2 4770.5 2385.26 42.6410\n"
         "cHEIGHT         1  369.3  369.29  6.6018\n"
-        "YEAR:cHEIGHT    2 2310.6 1155.30 20.6532\n")
+        "YEAR:cHEIGHT    2 2310.6 1155.30 20.6532\n"
+    )
 
 
 def test_single_anova_rank_deficient_design(sleep):
@@ -278,8 +292,7 @@ def test_drop1_L02_matches_lme4(L02):
     for col in ("npar", "AIC", "LRT"):
         np.testing.assert_allclose(tab[col].to_numpy(), _vec(ref[col]), atol=1e-4, equal_nan=True, err_msg=col)
     np.testing.assert_allclose(tab["Pr(Chi)"].to_numpy(), _vec(ref["Pr(Chi)"]), rtol=1e-4, equal_nan=True)
-    assert str(tab).splitlines()[:4] == ["Single term deletions", "", "Model:",
-                                         "Reaction ~ Days + (Days | Subject)"]
+    assert str(tab).splitlines()[:4] == ["Single term deletions", "", "Model:", "Reaction ~ Days + (Days | Subject)"]
     plain = drop1(L02, test="none")
     assert list(plain.columns) == ["npar", "AIC"]
 
@@ -319,7 +332,8 @@ def test_drop1_ticks_prints_like_R(ticks):
         "YEAR:cHEIGHT    2 2951.7 39.088 3.252e-09 ***\n"
         "---\n"
         "Signif. codes:  0 \u2018***\u2019 0.001 \u2018**\u2019 0.01 \u2018*\u2019 "
-        "0.05 \u2018.\u2019 0.1 \u2018 \u2019 1\n")
+        "0.05 \u2018.\u2019 0.1 \u2018 \u2019 1\n"
+    )
 
 
 def test_drop1_explicit_scope_beyond_marginality(ticks):
@@ -346,8 +360,12 @@ def test_allFit_L01_every_optimizer_agrees(L01):
     np.testing.assert_allclose(s.theta.to_numpy(), np.tile(ref["theta"]["values"][0], (len(af), 1)), atol=5e-3)
     # ours in θ's order (sd, cor, sd, sigma); lme4's values are in as.data.frame(VarCorr) order
     # (sd, sd, cor, sigma) under θ-ordered labels
-    assert list(s.sdcor.columns) == ["sd_(Intercept)|Subject", "cor_Days.(Intercept)|Subject",
-                                     "sd_Days|Subject", "sigma"]
+    assert list(s.sdcor.columns) == [
+        "sd_(Intercept)|Subject",
+        "cor_Days.(Intercept)|Subject",
+        "sd_Days|Subject",
+        "sigma",
+    ]
     lme4_sdcor = np.array(ref["sdcor"]["values"][0])[[0, 2, 1, 3]]
     np.testing.assert_allclose(s.sdcor.to_numpy(), np.tile(lme4_sdcor, (len(af), 1)), rtol=5e-3, atol=1e-3)
     assert (s.times > 0).all() and (s.feval > 0).all()
@@ -444,8 +462,7 @@ def test_anova_refuses_different_rows_and_responses(sleep, L02):
     assert a.nobs == b.nobs == 170
     with pytest.raises(MixedLMError, match="different rows"):
         anova(a, b)
-    shifted = mlm.lmer("Reaction ~ 1 + (Days | Subject)", sleep.assign(Reaction=sleep["Reaction"] + 1),
-                       REML=False)
+    shifted = mlm.lmer("Reaction ~ 1 + (Days | Subject)", sleep.assign(Reaction=sleep["Reaction"] + 1), REML=False)
     with pytest.raises(MixedLMError, match="different response"):
         anova(L02, shifted)
     weighted = mlm.lmer("Reaction ~ 1 + (Days | Subject)", sleep, REML=False, weights=1 + sleep["Days"] % 2)

@@ -47,8 +47,8 @@ import pytest
 from scipy import stats
 
 import mixedlm as mlm
-from mixedlm.inference.bootstrap import BootResult, boot_ci, bootMer
 from mixedlm.design.sdcor import sdcor_to_theta, theta_to_sdcor
+from mixedlm.inference.bootstrap import BootResult, boot_ci, bootMer
 from mixedlm.inference.confint import boot_statistic, confint, perc_labels
 from mixedlm.inference.profile import back_spline, interp_spline, profile, profile_zeta
 from mixedlm.inference.simulate import simulate
@@ -80,7 +80,7 @@ def fit(key: str):
             elif key == "G04_grouseticks_pois":
                 m = mlm.glmer(GROUSE, mlm.load_grouseticks(), family=mlm.families.Poisson())
             elif key.startswith("sleep_first"):
-                k = int(key[len("sleep_first"):])
+                k = int(key[len("sleep_first") :])
                 ss = mlm.load_sleepstudy()
                 sub = ss[ss["Subject"].isin(ss["Subject"].cat.categories[:k])].copy()
                 sub["Subject"] = sub["Subject"].cat.remove_unused_categories()
@@ -203,7 +203,7 @@ def test_profile_deviance_at_lme4_points_G01_one_sided():
         rows = V[par == name]
         rows = rows[np.abs(rows[:, 0]) < 3][::2]
         z = profile_zeta(m, name, rows[:, cols.index(name)])[".zeta"].to_numpy()
-        ours = base + z ** 2
+        ours = base + z**2
         theirs = r["deviance"] + rows[:, 0] ** 2
         assert np.all(ours <= theirs + 1e-4), (name, np.max(ours - theirs))
         assert np.all(ours >= theirs - 5e-3), (name, np.min(ours - theirs))
@@ -247,10 +247,13 @@ def test_profile_correlation_boundary():
         assert abs(z - (-1.959964 if side == 0 else 1.959964)) < 0.01, (name, side, z)
 
 
-@pytest.mark.parametrize("key,formula,loader", [
-    ("confint_L03", "Reaction ~ Days + (Days || Subject)", "load_sleepstudy"),
-    ("confint_L07", "strength ~ 1 + (1 | batch/cask)", "load_pastes"),
-])
+@pytest.mark.parametrize(
+    "key,formula,loader",
+    [
+        ("confint_L03", "Reaction ~ Days + (Days || Subject)", "load_sleepstudy"),
+        ("confint_L07", "strength ~ 1 + (1 | batch/cask)", "load_pastes"),
+    ],
+)
 def test_profile_uncorrelated_and_nested_terms(key, formula, loader):
     """(Days || Subject): two terms on one factor; (1 | batch/cask): nested, with the batch SD at 0."""
     with warnings.catch_warnings():
@@ -444,8 +447,13 @@ def test_boot_intervals_reproduce_boot_package_on_lme4_replicates():
     """boot::boot.ci (perc, basic, norm) as lme4's confint(<bootMer>) computes them, on lme4's replicates."""
     b = EXTRA["boot_G01"]
     T, t0 = np.array(b["t"]), np.array(b["t0"])
-    for kind, level, key in [("perc", 0.95, "perc"), ("basic", 0.95, "basic"), ("norm", 0.95, "norm"),
-                             ("percentile", 0.9, "perc_90"), ("normal", 0.95, "norm")]:
+    for kind, level, key in [
+        ("perc", 0.95, "perc"),
+        ("basic", 0.95, "basic"),
+        ("norm", 0.95, "norm"),
+        ("percentile", 0.9, "perc_90"),
+        ("normal", 0.95, "norm"),
+    ]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             got = np.array([boot_ci(t0[j], T[:, j], level, kind) for j in range(T.shape[1])])
@@ -458,8 +466,7 @@ def test_boot_intervals_reproduce_boot_package_on_lme4_replicates():
 def g01_boot() -> BootResult:
     if "g01_boot" not in _cache:
         t0 = time.perf_counter()
-        _cache["g01_boot"] = bootMer(fit("G01_cbpp_laplace"), boot_statistic, nsim=200, seed=101,
-                                     progress=False)
+        _cache["g01_boot"] = bootMer(fit("G01_cbpp_laplace"), boot_statistic, nsim=200, seed=101, progress=False)
         _cache["g01_boot"].wall = time.perf_counter() - t0
     return _cache["g01_boot"]
 
@@ -542,7 +549,7 @@ def test_bootstrap_failures_and_warnings_are_recorded():
         calls["n"] += 1
         if calls["n"] == 3:  # the second replicate (the first call is on the fit itself)
             raise RuntimeError("boom")
-        warnings.warn("a note", UserWarning)
+        warnings.warn("a note", UserWarning, stacklevel=1)
         return {"b": f.fixef().iloc[0], "s": f.sigma}
 
     with pytest.warns(UserWarning, match="some bootstrap runs failed"):
@@ -600,11 +607,11 @@ def test_simulate_lmm_unconditional_moments():
     assert np.all(np.abs(Y.mean(axis=1) - mean) < 4.5 * sd / math.sqrt(nsim))
     S = m.VarCorr().as_dataframe()
     s0, s1, cor, sig = S.sdcor[0], S.sdcor[1], S.sdcor[2], S.sdcor[3]
-    C = np.array([[s0 ** 2, cor * s0 * s1], [cor * s0 * s1, s1 ** 2]])
+    C = np.array([[s0**2, cor * s0 * s1], [cor * s0 * s1, s1**2]])
     for day in (0, 9):
         rows = _sleep_rows(m, day)
         z = np.array([1.0, day])
-        v_model = z @ C @ z + sig ** 2
+        v_model = z @ C @ z + sig**2
         v = np.var(Y[rows], axis=1, ddof=1).mean()
         # variance estimate from 18 x 4000 draws: relative s.e. about sqrt(2/4000)
         assert abs(v / v_model - 1) < 0.05, (day, v, v_model)
@@ -613,7 +620,7 @@ def test_simulate_lmm_unconditional_moments():
     cov = np.mean([np.cov(Y[a], Y[b])[0, 1] for a, b in zip(r0, r9)])
     z0, z9 = np.array([1.0, 0.0]), np.array([1.0, 9.0])
     cov_model = z0 @ C @ z9
-    scale = math.sqrt((z0 @ C @ z0 + sig ** 2) * (z9 @ C @ z9 + sig ** 2))
+    scale = math.sqrt((z0 @ C @ z0 + sig**2) * (z9 @ C @ z9 + sig**2))
     # as a correlation: 72 000 pairs give a standard error of about 0.004
     assert abs(cov - cov_model) / scale < 0.02
 
@@ -623,10 +630,11 @@ def test_simulate_conditional_on_modes():
     m = fit("L01_sleep_slope_reml")
     Y = simulate(m, nsim=3000, seed=5, use_u=True).to_numpy()
     np.testing.assert_allclose(Y.mean(axis=1), m.fitted().to_numpy(), atol=4.5 * m.sigma / math.sqrt(3000))
-    assert abs(np.var(Y, axis=1, ddof=1).mean() / m.sigma ** 2 - 1) < 0.02
+    assert abs(np.var(Y, axis=1, ddof=1).mean() / m.sigma**2 - 1) < 0.02
     # naming every grouping factor in re_form is the same as use_u=True
-    pd.testing.assert_frame_equal(simulate(m, nsim=2, seed=9, re_form="~(1 | Subject)"),
-                                  simulate(m, nsim=2, seed=9, use_u=True))
+    pd.testing.assert_frame_equal(
+        simulate(m, nsim=2, seed=9, re_form="~(1 | Subject)"), simulate(m, nsim=2, seed=9, use_u=True)
+    )
 
 
 def test_simulate_partial_re_form_crossed():
@@ -640,10 +648,10 @@ def test_simulate_partial_re_form_crossed():
     b_plate = m.ranef(condVar=False)["plate"].iloc[:, 0]
     codes = m.setup.re.terms[[t.group for t in m.setup.re.terms].index("plate")].codes
     expected_mean = m.fixef().iloc[0] + b_plate.to_numpy()[codes]
-    se = math.sqrt((s_sample ** 2 + sig ** 2) / 3000)
+    se = math.sqrt((s_sample**2 + sig**2) / 3000)
     np.testing.assert_allclose(Y.mean(axis=1), expected_mean, atol=4.5 * se)
     v = np.var(Y, axis=1, ddof=1).mean()
-    assert abs(v / (s_sample ** 2 + sig ** 2) - 1) < 0.03
+    assert abs(v / (s_sample**2 + sig**2) - 1) < 0.03
     assert s_plate > 0
 
 
@@ -654,7 +662,7 @@ def test_simulate_weighted_lmm_uses_residual_variance_over_weights():
     Y = simulate(m, nsim=3000, seed=3, use_u=True).to_numpy()
     v = np.var(Y, axis=1, ddof=1)
     for wk in (1.0, 2.0, 3.0):
-        assert abs(v[w == wk].mean() / (m.sigma ** 2 / wk) - 1) < 0.03
+        assert abs(v[w == wk].mean() / (m.sigma**2 / wk) - 1) < 0.03
 
 
 def test_simulate_binomial_glmm_marginal_mean():
@@ -671,7 +679,7 @@ def test_simulate_binomial_glmm_marginal_mean():
     sd = m.theta[0]
     p = (1.0 / (1.0 + np.exp(-(eta[:, None] + sd * x[None, :])))) @ wq
     p2 = (1.0 / (1.0 + np.exp(-(eta[:, None] + sd * x[None, :])))) ** 2 @ wq
-    var = p * (1 - p) / size + (p2 - p ** 2) * (1 - 1 / size)  # Var of a binomial proportion with random p
+    var = p * (1 - p) / size + (p2 - p**2) * (1 - 1 / size)  # Var of a binomial proportion with random p
     assert np.all(np.abs(Y.mean(axis=1) - p) < 4.5 * np.sqrt(var / nsim))
     # conditional on the modes: mean = fitted probabilities
     Yc = simulate(m, nsim=nsim, seed=22, use_u=True).to_numpy()
@@ -735,7 +743,9 @@ def test_timings_recorded():
     """Not a benchmark (see benchmarks/): records the profile and bootstrap times next to lme4's."""
     pl, pg = cached_profile("L01_sleep_slope_reml"), cached_profile("G01_cbpp_laplace")
     bb = g01_boot()
-    print(f"\nprofile L01 {pl.elapsed:.2f}s (lme4 {REF['L01_sleep_slope_reml']['profile']['elapsed_s']}s), "
-          f"G01 {pg.elapsed:.2f}s (lme4 {REF['G01_cbpp_laplace']['profile']['elapsed_s']}s), "
-          f"bootstrap G01 nsim=200 {bb.wall:.2f}s (lme4 {REF['G01_cbpp_laplace']['boot']['elapsed_s']}s)")
+    print(
+        f"\nprofile L01 {pl.elapsed:.2f}s (lme4 {REF['L01_sleep_slope_reml']['profile']['elapsed_s']}s), "
+        f"G01 {pg.elapsed:.2f}s (lme4 {REF['G01_cbpp_laplace']['profile']['elapsed_s']}s), "
+        f"bootstrap G01 nsim=200 {bb.wall:.2f}s (lme4 {REF['G01_cbpp_laplace']['boot']['elapsed_s']}s)"
+    )
     assert pl.elapsed > 0 and bb.elapsed > 0

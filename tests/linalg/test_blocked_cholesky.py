@@ -91,7 +91,7 @@ def crossproducts(prob: Problem) -> CrossProducts:
     for k, Zk in enumerate(Zs):
         S, lev = prob.S[k], prob.nlev[k]
         G = Zk.T @ (w * Zk)
-        blocks = np.stack([G[j * S:(j + 1) * S, j * S:(j + 1) * S] for j in range(lev)])
+        blocks = np.stack([G[j * S : (j + 1) * S, j * S : (j + 1) * S] for j in range(lev)])
         # each row belongs to one level: Z_k'WZ_k is block diagonal
         assert np.array_equal(np.kron(np.eye(lev), np.ones((S, S))) * G, G)
         diag.append(blocks)
@@ -103,22 +103,30 @@ def crossproducts(prob: Problem) -> CrossProducts:
             pairs = np.unique(np.column_stack([prob.codes[j], prob.codes[i]]), axis=0)  # sorted (col, row)
             cols, rows = pairs[:, 0], pairs[:, 1].astype(np.int64)
             colptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=prob.nlev[j]))]).astype(np.int64)
-            vals = np.stack([G[r * Si:(r + 1) * Si, c * Sj:(c + 1) * Sj] for c, r in zip(cols, rows)])
+            vals = np.stack([G[r * Si : (r + 1) * Si, c * Sj : (c + 1) * Sj] for c, r in zip(cols, rows)])
             offdiag[(i, j)] = PairBlock(colptr=colptr, rows=rows, values=vals)
     fixed_fixed = np.asfortranarray(XY.T @ (w * XY))
-    return CrossProducts(n=prob.n, p=prob.p, sum_log_weights=float(np.sum(np.log(prob.w[prob.w > 0]))), diag=diag,
-                         offdiag=offdiag, fixed=fixed, fixed_fixed=fixed_fixed, nlevs=list(prob.nlev),
-                         S=prob.S)
+    return CrossProducts(
+        n=prob.n,
+        p=prob.p,
+        sum_log_weights=float(np.sum(np.log(prob.w[prob.w > 0]))),
+        diag=diag,
+        offdiag=offdiag,
+        fixed=fixed,
+        fixed_fixed=fixed_fixed,
+        nlevs=list(prob.nlev),
+        S=prob.S,
+    )
 
 
 @dataclass
 class Truth:
-    MZZ: np.ndarray       # Λ'Z'WZΛ + I
-    M: np.ndarray         # the (q+p) system without the response
-    full: np.ndarray      # with the response row/column
+    MZZ: np.ndarray  # Λ'Z'WZΛ + I
+    M: np.ndarray  # the (q+p) system without the response
+    full: np.ndarray  # with the response row/column
     logdet_zz: float
     ldRX2: float
-    schur: np.ndarray     # (p+1)×(p+1) Schur complement of [X y]
+    schur: np.ndarray  # (p+1)×(p+1) Schur complement of [X y]
     pwrss: float
     beta: np.ndarray
     u: np.ndarray
@@ -130,17 +138,25 @@ def dense_truth(prob: Problem, T) -> Truth:
     XY = prob.XY()
     w = prob.w[:, None]
     q, p = ZL.shape[1], prob.p
-    full = np.block([[ZL.T @ (w * ZL) + np.eye(q), ZL.T @ (w * XY)],
-                     [XY.T @ (w * ZL), XY.T @ (w * XY)]])
-    MZZ, M = full[:q, :q], full[:q + p, :q + p]
+    full = np.block([[ZL.T @ (w * ZL) + np.eye(q), ZL.T @ (w * XY)], [XY.T @ (w * ZL), XY.T @ (w * XY)]])
+    MZZ, M = full[:q, :q], full[: q + p, : q + p]
     s1, ld_zz = np.linalg.slogdet(MZZ)
     s2, ld_m = np.linalg.slogdet(M)
     assert s1 > 0 and s2 > 0
     schur = full[q:, q:] - full[q:, :q] @ np.linalg.solve(MZZ, full[:q, q:])
-    sol = np.linalg.solve(M, full[:q + p, q + p])
-    pwrss = float(full[q + p, q + p] - full[q + p, :q + p] @ sol)
-    return Truth(MZZ=MZZ, M=M, full=full, logdet_zz=float(ld_zz), ldRX2=float(ld_m - ld_zz), schur=schur,
-                 pwrss=pwrss, beta=sol[q:], u=sol[:q])
+    sol = np.linalg.solve(M, full[: q + p, q + p])
+    pwrss = float(full[q + p, q + p] - full[q + p, : q + p] @ sol)
+    return Truth(
+        MZZ=MZZ,
+        M=M,
+        full=full,
+        logdet_zz=float(ld_zz),
+        ldRX2=float(ld_m - ld_zz),
+        schur=schur,
+        pwrss=pwrss,
+        beta=sol[q:],
+        u=sol[:q],
+    )
 
 
 def dense_mzz(prob: Problem, T) -> np.ndarray:
@@ -294,18 +310,19 @@ def assert_factor_matches(fac, prob: Problem, T, rtol: float = RTOL, seed: int =
     # û at an arbitrary β: M_ZZ u = Λ'Z'W(y − Xβ)
     rng = np.random.default_rng(seed)
     b_any = rng.standard_normal(p)
-    rhs = tr.full[:q, q + p] - tr.full[:q, q:q + p] @ b_any
+    rhs = tr.full[:q, q + p] - tr.full[:q, q : q + p] @ b_any
     np.testing.assert_allclose(fac.solve_u(b_any), np.linalg.solve(tr.MZZ, rhs), rtol=rtol, atol=1e-10)
     # aᵀ M⁻¹ a for several columns a = [a_Z; a_X]
     aZ, aX = rng.standard_normal((q, 5)), rng.standard_normal((p, 5))
     a = np.vstack([aZ, aX])
-    np.testing.assert_allclose(fac.joint_quad_form(aZ, aX), np.einsum("im,im->m", a, np.linalg.solve(tr.M, a)),
-                               rtol=rtol)
+    np.testing.assert_allclose(
+        fac.joint_quad_form(aZ, aX), np.einsum("im,im->m", a, np.linalg.solve(tr.M, a)), rtol=rtol
+    )
     # diagonal blocks of (Λ'Z'WZΛ + I)⁻¹, term by term, in one chunk and level by level
     inv = np.linalg.inv(tr.MZZ)
     off = 0
     for k, (lev, S) in enumerate(zip(prob.nlev, prob.S)):
-        want = np.stack([inv[off + j * S: off + (j + 1) * S, off + j * S: off + (j + 1) * S] for j in range(lev)])
+        want = np.stack([inv[off + j * S : off + (j + 1) * S, off + j * S : off + (j + 1) * S] for j in range(lev)])
         for chunk in (2048, 1):
             np.testing.assert_allclose(fac.cond_cov_blocks(k, chunk=chunk), want, rtol=rtol, atol=1e-13)
         off += lev * S
@@ -346,19 +363,32 @@ def test_pwrss_is_the_penalized_least_squares_minimum(name):
     u = fac.solve_u(beta)
     np.testing.assert_allclose(np.concatenate([u, beta]), coef, rtol=1e-9, atol=1e-10)
     resid = prob.y - prob.X @ beta - ZL @ u
-    np.testing.assert_allclose(np.sum(prob.w * resid ** 2) + u @ u, rss, rtol=1e-10)
+    np.testing.assert_allclose(np.sum(prob.w * resid**2) + u @ u, rss, rtol=1e-10)
 
 
-@pytest.mark.parametrize("name,T", [
-    ("scalar", [np.array([[0.0]])]),
-    ("vector", [np.array([[1.1, 0.0], [-0.4, 0.0]])]),   # rank-1 template: second diagonal at 0
-    ("vector", [np.array([[0.0, 0.0], [0.7, 0.5]])]),    # first diagonal at 0
-    ("crossed", [np.array([[0.9]]), np.array([[0.0]])]),
-    ("crossed", [np.array([[0.0]]), np.array([[0.5]])]),
-    ("nested", [np.array([[0.0]]), np.array([[0.7]])]),
-    ("nested_vector", [np.array([[0.8, 0.0], [0.2, 0.0]]), np.array([[0.0, 0.0], [0.0, 0.0]])]),
-    ("three_nested_crossed", [np.array([[0.9]]), np.array([[0.6, 0.0], [0.25, 0.0]]), np.array([[0.0]])]),
-], ids=["scalar-zero", "vector-T11_zero", "vector-T00_zero", "crossed-h_zero", "crossed-g_zero", "nested-cask_zero", "nested_vector-T11_and_batch_zero", "three_nested_crossed-T11_and_h_zero"])
+@pytest.mark.parametrize(
+    "name,T",
+    [
+        ("scalar", [np.array([[0.0]])]),
+        ("vector", [np.array([[1.1, 0.0], [-0.4, 0.0]])]),  # rank-1 template: second diagonal at 0
+        ("vector", [np.array([[0.0, 0.0], [0.7, 0.5]])]),  # first diagonal at 0
+        ("crossed", [np.array([[0.9]]), np.array([[0.0]])]),
+        ("crossed", [np.array([[0.0]]), np.array([[0.5]])]),
+        ("nested", [np.array([[0.0]]), np.array([[0.7]])]),
+        ("nested_vector", [np.array([[0.8, 0.0], [0.2, 0.0]]), np.array([[0.0, 0.0], [0.0, 0.0]])]),
+        ("three_nested_crossed", [np.array([[0.9]]), np.array([[0.6, 0.0], [0.25, 0.0]]), np.array([[0.0]])]),
+    ],
+    ids=[
+        "scalar-zero",
+        "vector-T11_zero",
+        "vector-T00_zero",
+        "crossed-h_zero",
+        "crossed-g_zero",
+        "nested-cask_zero",
+        "nested_vector-T11_and_batch_zero",
+        "three_nested_crossed-T11_and_h_zero",
+    ],
+)
 def test_boundary_theta(name, T):
     """θ on the boundary (zero template diagonals, singular Λ): the factor still equals the dense truth,
     and a term whose template is zero has û = 0 and cond. covariance I."""
@@ -369,10 +399,13 @@ def test_boundary_theta(name, T):
     off = np.concatenate([[0], np.cumsum([l * s for l, s in zip(prob.nlev, prob.S)])])
     for k, t in enumerate(T):
         if not np.any(t):
-            assert np.all(tr.u[off[k]:off[k + 1]] == 0)
-            np.testing.assert_allclose(fac.solve_u(tr.beta)[off[k]:off[k + 1]], 0.0, atol=1e-14)
-            np.testing.assert_allclose(fac.cond_cov_blocks(k), np.broadcast_to(np.eye(prob.S[k]),
-                                       (prob.nlev[k], prob.S[k], prob.S[k])), atol=1e-14)
+            assert np.all(tr.u[off[k] : off[k + 1]] == 0)
+            np.testing.assert_allclose(fac.solve_u(tr.beta)[off[k] : off[k + 1]], 0.0, atol=1e-14)
+            np.testing.assert_allclose(
+                fac.cond_cov_blocks(k),
+                np.broadcast_to(np.eye(prob.S[k]), (prob.nlev[k], prob.S[k], prob.S[k])),
+                atol=1e-14,
+            )
 
 
 @pytest.mark.parametrize("name", ["crossed", "nested", "nested_vector", "three_nested_crossed", "three_crossed"])
@@ -390,6 +423,7 @@ def test_all_theta_zero_is_weighted_least_squares(name):
 
 def _theta_path(T, rng):
     """A sequence of templates of the shapes of ``T``: random, one at the boundary, then random."""
+
     def rand():
         out = []
         for t in T:
@@ -397,12 +431,14 @@ def _theta_path(T, rng):
             np.fill_diagonal(r, rng.uniform(0.2, 2.0, t.shape[0]))
             out.append(r)
         return out
+
     zero_first = [np.zeros_like(t) if k == 0 else t for k, t in enumerate(T)]
     return [rand(), zero_first, rand(), T]
 
 
-@pytest.mark.parametrize("name", ["scalar", "vector", "crossed_scalar_vector", "nested_vector",
-                                  "three_nested_crossed", "three_crossed"])
+@pytest.mark.parametrize(
+    "name", ["scalar", "vector", "crossed_scalar_vector", "nested_vector", "three_nested_crossed", "three_crossed"]
+)
 def test_refactor_at_new_theta_equals_fresh_factor(name):
     """Refactoring one object along a path of θ (through a boundary point) gives, at each θ, the dense
     truth and the same numbers as a factor built fresh at that θ (no state leaks between updates)."""
@@ -429,8 +465,14 @@ def test_new_weights_same_pattern(name):
     fac = BlockedCholesky(crossproducts(prob))
     assert fac.factor(T)
     rng = np.random.default_rng(5)
-    prob2 = Problem(codes=prob.codes, Zr=prob.Zr, nlev=prob.nlev, X=prob.X,
-                    y=prob.y + rng.standard_normal(prob.n), w=rng.uniform(0.1, 5.0, prob.n))
+    prob2 = Problem(
+        codes=prob.codes,
+        Zr=prob.Zr,
+        nlev=prob.nlev,
+        X=prob.X,
+        y=prob.y + rng.standard_normal(prob.n),
+        w=rng.uniform(0.1, 5.0, prob.n),
+    )
     fac.A = crossproducts(prob2)
     assert fac.factor(T)
     assert_factor_matches(fac, prob2, T)
@@ -441,7 +483,7 @@ def test_not_positive_definite_is_reported_and_recovered():
     The engine returns False at a large θ and, refactored at a small θ, equals the dense truth."""
     prob, _, _ = case_scalar()
     w = prob.w.copy()
-    w[prob.codes[0] == 0] = -1.0   # level 0 has 10 rows: 1 − 10 θ² < 0 for θ > 0.32
+    w[prob.codes[0] == 0] = -1.0  # level 0 has 10 rows: 1 − 10 θ² < 0 for θ > 0.32
     prob = Problem(prob.codes, prob.Zr, prob.nlev, prob.X, prob.y, w)
     fac = BlockedCholesky(crossproducts(prob))
     assert not fac.factor([np.array([[1.0]])])
@@ -523,8 +565,9 @@ def test_leading_term_block_inverses(name):
     assert fac.factor(T)
     MZZ = dense_truth(prob, T).MZZ
     S = prob.S[0]
-    want = np.stack([np.linalg.inv(np.linalg.cholesky(MZZ[j * S:(j + 1) * S, j * S:(j + 1) * S]))
-                     for j in range(prob.nlev[0])])
+    want = np.stack(
+        [np.linalg.inv(np.linalg.cholesky(MZZ[j * S : (j + 1) * S, j * S : (j + 1) * S])) for j in range(prob.nlev[0])]
+    )
     np.testing.assert_allclose(fac.inv00, want, rtol=RTOL, atol=1e-14)
 
 
@@ -536,10 +579,19 @@ def test_production_crossproducts_are_the_blocks_used_here(name):
     from mixedlm.design.reterm import ReTerm
 
     prob, T, _ = CASES[name](weights=True)
-    terms = [ReTerm(group=f"g{k}", levels=[str(j) for j in range(prob.nlev[k])], codes=prob.codes[k],
-                    Z=prob.Zr[k], colnames=[f"c{s}" for s in range(prob.S[k])],
-                    tri_rows=np.tril_indices(prob.S[k])[0], tri_cols=np.tril_indices(prob.S[k])[1],
-                    theta_index=np.arange(prob.S[k] * (prob.S[k] + 1) // 2)) for k in range(prob.K)]
+    terms = [
+        ReTerm(
+            group=f"g{k}",
+            levels=[str(j) for j in range(prob.nlev[k])],
+            codes=prob.codes[k],
+            Z=prob.Zr[k],
+            colnames=[f"c{s}" for s in range(prob.S[k])],
+            tri_rows=np.tril_indices(prob.S[k])[0],
+            tri_cols=np.tril_indices(prob.S[k])[1],
+            theta_index=np.arange(prob.S[k] * (prob.S[k] + 1) // 2),
+        )
+        for k in range(prob.K)
+    ]
     got = CrossProductBuilder(terms).build(prob.X, prob.y, prob.w)
     want = crossproducts(prob)
     for k in range(prob.K):

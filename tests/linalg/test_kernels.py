@@ -34,8 +34,7 @@ def _random_pairblock(rng, n_row_lev, n_col_lev, Sr, Sc, density):
 
 
 @pytest.mark.parametrize("panel_entries", [1000, kernels.PANEL_ENTRIES, 10**9])
-@pytest.mark.parametrize("Sr,Sc,n_row_lev", [(1, 1, 40), (1, 1, 300), (1, 2, 40), (2, 1, 30), (2, 3, 30),
-                                             (1, 2, 300)])
+@pytest.mark.parametrize("Sr,Sc,n_row_lev", [(1, 1, 40), (1, 1, 300), (1, 2, 40), (2, 1, 30), (2, 3, 30), (1, 2, 300)])
 def test_sparse_syrk_upper_matches_dense(Sr, Sc, n_row_lev, panel_entries):
     # 1000 entries: panels of a few target columns; 10**9: the whole target in one sweep
     rng = np.random.default_rng(Sr * 10 + Sc + n_row_lev)

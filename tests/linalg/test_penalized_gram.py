@@ -71,15 +71,18 @@ def test_quarter_matrices_dense_and_sparse(p):
     top, bottom = rng.normal(size=nw), rng.normal(size=nw)
     A = np.hstack([X, Z])
     A2 = A * A
-    truth = np.block([[A.T @ (d_mm[:, None] * A), (A.T @ (d_mr[:, None] * A2)) * s2[None, :]],
-                      [((A.T @ (d_mr[:, None] * A2)) * s2[None, :]).T,
-                       (A2.T @ (d_rr[:, None] * A2)) * np.outer(s2, s2)]])
+    truth = np.block(
+        [
+            [A.T @ (d_mm[:, None] * A), (A.T @ (d_mr[:, None] * A2)) * s2[None, :]],
+            [((A.T @ (d_mr[:, None] * A2)) * s2[None, :]).T, (A2.T @ (d_rr[:, None] * A2)) * np.outer(s2, s2)],
+        ]
+    )
     truth[np.arange(nw), np.arange(nw)] += top
     truth[nw + np.arange(nw), nw + np.arange(nw)] += bottom
-    np.testing.assert_allclose(gram.quarters_dense(d_mm, d_mr, d_rr, s2, top, bottom), truth,
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(gram.quarters_sparse(d_mm, d_mr, d_rr, s2, top, bottom).toarray(), truth,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gram.quarters_dense(d_mm, d_mr, d_rr, s2, top, bottom), truth, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        gram.quarters_sparse(d_mm, d_mr, d_rr, s2, top, bottom).toarray(), truth, rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("path", ["dense", "cholmod", "lead"])
@@ -93,7 +96,7 @@ def test_penalized_factor_solves_inverts_and_diag(path, p):
     ridge = 0.25
     lead = DiagonalLead.find(gram, groups) if path == "lead" else None
     if path == "lead":
-        assert lead is not None and lead.q1 == 60   # the 60-level indicator never shares a row
+        assert lead is not None and lead.q1 == 60  # the 60-level indicator never shares a row
     fac = factor_penalized(gram, d, s, ridge, dense=path == "dense", lead=lead)
     M = _dense_M(X, Z, d, s, ridge)
     b = rng.normal(size=M.shape[0])
@@ -110,7 +113,7 @@ def test_diagonal_lead_needs_disjoint_rows():
     gram = WeightedGram(X, sp.csc_matrix(Z))
     assert DiagonalLead.find(gram, groups, min_size=61) is None
     Zs = Z.copy()
-    Zs[0, :2] = 1.0                      # row 0 now touches two levels of the first group
+    Zs[0, :2] = 1.0  # row 0 now touches two levels of the first group
     assert DiagonalLead.find(WeightedGram(X, sp.csc_matrix(Zs)), groups) is None
 
 

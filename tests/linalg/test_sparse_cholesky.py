@@ -53,14 +53,25 @@ def test_both_engines_agree_with_the_dense_truth(name):
     np.testing.assert_allclose(sparse.solve_u(tr.beta), blocked.solve_u(tr.beta), rtol=RTOL, atol=1e-10)
 
 
-@pytest.mark.parametrize("name,T", [
-    ("scalar", [np.array([[0.0]])]),
-    ("vector", [np.array([[1.1, 0.0], [-0.4, 0.0]])]),
-    ("vector", [np.array([[0.0, 0.0], [0.7, 0.5]])]),
-    ("crossed", [np.array([[0.9]]), np.array([[0.0]])]),
-    ("nested_vector", [np.array([[0.8, 0.0], [0.2, 0.0]]), np.array([[0.0, 0.0], [0.0, 0.0]])]),
-    ("three_crossed", [np.zeros((2, 2)), np.array([[0.5, 0.0], [-0.2, 0.9]]), np.array([[0.0]])]),
-], ids=["scalar-zero", "vector-T11_zero", "vector-T00_zero", "crossed-h_zero", "nested_vector-T11_and_batch_zero", "three_crossed-g_and_k_zero"])
+@pytest.mark.parametrize(
+    "name,T",
+    [
+        ("scalar", [np.array([[0.0]])]),
+        ("vector", [np.array([[1.1, 0.0], [-0.4, 0.0]])]),
+        ("vector", [np.array([[0.0, 0.0], [0.7, 0.5]])]),
+        ("crossed", [np.array([[0.9]]), np.array([[0.0]])]),
+        ("nested_vector", [np.array([[0.8, 0.0], [0.2, 0.0]]), np.array([[0.0, 0.0], [0.0, 0.0]])]),
+        ("three_crossed", [np.zeros((2, 2)), np.array([[0.5, 0.0], [-0.2, 0.9]]), np.array([[0.0]])]),
+    ],
+    ids=[
+        "scalar-zero",
+        "vector-T11_zero",
+        "vector-T00_zero",
+        "crossed-h_zero",
+        "nested_vector-T11_and_batch_zero",
+        "three_crossed-g_and_k_zero",
+    ],
+)
 def test_boundary_theta(name, T):
     """θ on the boundary (zero template entries: Λ singular, entries of the analysed pattern absent
     from M): the numeric factorization still equals the dense truth; zeroed terms have û = 0."""
@@ -71,7 +82,7 @@ def test_boundary_theta(name, T):
     off = np.concatenate([[0], np.cumsum([l * s for l, s in zip(prob.nlev, prob.S)])])
     for k, t in enumerate(T):
         if not np.any(t):
-            np.testing.assert_allclose(fac.solve_u(tr.beta)[off[k]:off[k + 1]], 0.0, atol=1e-14)
+            np.testing.assert_allclose(fac.solve_u(tr.beta)[off[k] : off[k + 1]], 0.0, atol=1e-14)
 
 
 @pytest.mark.parametrize("name", ["crossed", "nested", "three_crossed"])
@@ -86,8 +97,9 @@ def test_all_theta_zero_is_weighted_least_squares(name):
     np.testing.assert_allclose(fac.fixed_factor(), np.linalg.cholesky(XY.T @ (prob.w[:, None] * XY)), rtol=RTOL)
 
 
-@pytest.mark.parametrize("name", ["scalar", "vector", "crossed_scalar_vector", "nested_vector",
-                                  "three_nested_crossed", "three_crossed"])
+@pytest.mark.parametrize(
+    "name", ["scalar", "vector", "crossed_scalar_vector", "nested_vector", "three_nested_crossed", "three_crossed"]
+)
 def test_refactor_at_new_theta_equals_fresh_factor(name):
     """Numeric refactorization on the one symbolic analysis, along a θ path through a boundary point:
     at each θ the dense truth and the numbers of a freshly analysed factor."""
@@ -114,8 +126,14 @@ def test_reset_values_new_weights(name):
     fac = SparseCholesky(crossproducts(prob))
     assert fac.factor(T)
     rng = np.random.default_rng(5)
-    prob2 = Problem(codes=prob.codes, Zr=prob.Zr, nlev=prob.nlev, X=prob.X,
-                    y=prob.y + rng.standard_normal(prob.n), w=rng.uniform(0.1, 5.0, prob.n))
+    prob2 = Problem(
+        codes=prob.codes,
+        Zr=prob.Zr,
+        nlev=prob.nlev,
+        X=prob.X,
+        y=prob.y + rng.standard_normal(prob.n),
+        w=rng.uniform(0.1, 5.0, prob.n),
+    )
     fac.reset_values(crossproducts(prob2))
     assert fac.factor(T)
     assert_factor_matches(fac, prob2, T)
@@ -126,7 +144,7 @@ def test_not_positive_definite_is_reported_and_recovered():
     False, and the next numeric factorization at a small θ equals the dense truth."""
     prob, _, _ = case_scalar()
     w = prob.w.copy()
-    w[prob.codes[0] == 0] = -1.0   # 1 − 10 θ² < 0 for θ > 0.32
+    w[prob.codes[0] == 0] = -1.0  # 1 − 10 θ² < 0 for θ > 0.32
     prob = Problem(prob.codes, prob.Zr, prob.nlev, prob.X, prob.y, w)
     fac = SparseCholesky(crossproducts(prob))
     assert not fac.factor([np.array([[1.0]])])

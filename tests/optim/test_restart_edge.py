@@ -13,8 +13,17 @@ from mixedlm.optim.registry import minimize
 
 def _stopped_at(par, f):
     """A summary as if an optimizer had stopped at ``par``."""
-    return OptSummary(optimizer="bobyqa", initial=list(par), lower=[0.0] * len(par), upper=[np.inf] * len(par),
-                      final=list(par), fmin=f, feval=7, converged=True, message="NLOPT_XTOL_REACHED")
+    return OptSummary(
+        optimizer="bobyqa",
+        initial=list(par),
+        lower=[0.0] * len(par),
+        upper=[np.inf] * len(par),
+        final=list(par),
+        fmin=f,
+        feval=7,
+        converged=True,
+        message="NLOPT_XTOL_REACHED",
+    )
 
 
 def _f(theta):
@@ -71,7 +80,8 @@ def test_minimize_theta_restarts_unless_turned_off():
     assert "restarted" in opt.message
     n_with = calls["n"]
     calls["n"] = 0
-    opt_off = minimize_theta(f, np.zeros(2), lower, LmerControl(maxfun=1, boundary_tol=0.0, restart_edge=False),
-                             keep_log=False)
+    opt_off = minimize_theta(
+        f, np.zeros(2), lower, LmerControl(maxfun=1, boundary_tol=0.0, restart_edge=False), keep_log=False
+    )
     assert "restarted" not in opt_off.message
     assert calls["n"] == 1 < n_with

@@ -41,10 +41,6 @@ import pandas as pd
 import pytest
 
 from mixedlm.formula.deparse import deparse_formula, expand_double_verts
-from mixedlm.rprint.coefmat import format_pval, print_coefmat, signif_stars
-from mixedlm.rprint.numbers import quantile7, r_format, r_round, r_signif, zapsmall
-from mixedlm.rprint.strings import abbreviate, cat, make_unique, strwrap
-from mixedlm.rprint.tables import format_char_matrix
 from mixedlm.results.summary import (
     SummaryData,
     convergence_messages,
@@ -53,6 +49,10 @@ from mixedlm.results.summary import (
     nb_family_name,
 )
 from mixedlm.results.varcorr import VarCorr, VarCorrGroup
+from mixedlm.rprint.coefmat import format_pval, print_coefmat, signif_stars
+from mixedlm.rprint.numbers import quantile7, r_format, r_round, r_signif, zapsmall
+from mixedlm.rprint.strings import abbreviate, cat, make_unique, strwrap
+from mixedlm.rprint.tables import format_char_matrix
 
 DATA = Path(__file__).parent / "data"
 CASES: dict[str, dict[str, Any]] = json.loads((DATA / "lme4_summaries.json").read_text())
@@ -112,15 +112,16 @@ def build_summary(case: dict[str, Any], formula: str | None = None) -> SummaryDa
     coef = pd.DataFrame(vals, index=rn, columns=cn)
     corr = case["vcov_corr"]
     oi = case["optinfo"]
-    msgs = convergence_messages(oi["optimizer"], int(oi["conv"]), oi["message"], _as_list(oi["lme4_messages"]),
-                                _as_list(oi["warnings"]))
+    msgs = convergence_messages(
+        oi["optimizer"], int(oi["conv"]), oi["message"], _as_list(oi["lme4_messages"]), _as_list(oi["warnings"])
+    )
     mt = case["methTitle"]
     aic = case["AICtab"]
     glmm = case["kind"] == "glmer"
     return SummaryData(
         kind=case["kind"],
         reml=bool(case["reml"]),
-        method_title=mt[mt.index("(") + 1: mt.rindex(")")] if glmm else None,
+        method_title=mt[mt.index("(") + 1 : mt.rindex(")")] if glmm else None,
         family=case["family"],
         link=case["link"],
         formula=formula if formula is not None else " ".join(_as_list(case["formula_deparse"])),
@@ -196,9 +197,14 @@ Days          10.467      1.546   6.771
 
 def test_glmer_layout_lines() -> None:
     text = format_summary(build_summary(CASES["G01_cbpp_laplace"]))
-    assert text.startswith("Generalized linear mixed model fit by maximum likelihood (Laplace\n"
-                           "  Approximation) [glmerMod]\n Family: binomial  ( logit )\n")
-    assert "Signif. codes:  0 \u2018***\u2019 0.001 \u2018**\u2019 0.01 \u2018*\u2019 0.05 \u2018.\u2019 0.1 \u2018 \u2019 1\n" in text
+    assert text.startswith(
+        "Generalized linear mixed model fit by maximum likelihood (Laplace\n"
+        "  Approximation) [glmerMod]\n Family: binomial  ( logit )\n"
+    )
+    assert (
+        "Signif. codes:  0 \u2018***\u2019 0.001 \u2018**\u2019 0.01 \u2018*\u2019 0.05 \u2018.\u2019 0.1 \u2018 \u2019 1\n"
+        in text
+    )
     x04 = format_summary(build_summary(CASES["X04_grouse_pois_small_p"]))
     assert "YEAR96       0.938737   0.083977  11.178  < 2e-16 ***" in x04
 
@@ -210,8 +216,12 @@ def test_method_titles_and_messages() -> None:
     assert method_title("glmer", nAGQ=10).endswith("(Adaptive Gauss-Hermite Quadrature, nAGQ = 10)")
     assert convergence_messages("nloptwrap") == []
     assert convergence_messages("nloptwrap", 0, None, ["boundary (singular) fit: see help('isSingular')"]) == [
-        "optimizer (nloptwrap) convergence code: 0 (OK)", "boundary (singular) fit: see help('isSingular')"]
-    assert convergence_messages("bobyqa", 1, "maxfun exceeded") == ["optimizer (bobyqa) convergence code: 1 (maxfun exceeded)"]
+        "optimizer (nloptwrap) convergence code: 0 (OK)",
+        "boundary (singular) fit: see help('isSingular')",
+    ]
+    assert convergence_messages("bobyqa", 1, "maxfun exceeded") == [
+        "optimizer (bobyqa) convergence code: 1 (maxfun exceeded)"
+    ]
     assert convergence_messages("bobyqa", 2) == ["optimizer (bobyqa) convergence code: 2 "]
     assert nb_family_name(2.052213) == "Negative Binomial(2.0522)"
     assert nb_family_name(3.0) == "Negative Binomial(3)"
@@ -240,7 +250,15 @@ def test_brief_examples() -> None:
     assert r_format([None, 1.5]) == [" NA", "1.5"]
     assert r_format([float("nan"), -float("inf"), 2.0]) == [" NaN", "-Inf", "   2"]
     assert r_round(0.125, 2) == 0.12 and r_round(2.5) == 2.0 and r_round(-0.5) == 0.0
-    assert signif_stars([0.0001, 0.001, 0.005, 0.05, 0.07, 0.5, float("nan")]) == ["***", "***", "**", "*", ".", " ", ""]
+    assert signif_stars([0.0001, 0.001, 0.005, 0.05, 0.07, 0.5, float("nan")]) == [
+        "***",
+        "***",
+        "**",
+        "*",
+        ".",
+        " ",
+        "",
+    ]
     assert make_unique(["a", "a", "a.1", "a"]) == ["a", "a.2", "a.1", "a.3"]
 
 
@@ -250,11 +268,11 @@ def test_r_format_round_signif_zapsmall() -> None:
         x, digits = c["x"], c["digits"]
         if r_format(x, digits=digits, nsmall=c["nsmall"]) != r["fmt"]:
             bad.append(("format", c))
-        if ["%.17g" % v for v in r_round(x, c["rd"])] != r["rnd"]:
+        if [f"{v:.17g}" for v in r_round(x, c["rd"])] != r["rnd"]:
             bad.append(("round", c))
-        if ["%.17g" % v for v in r_signif(x, digits)] != r["sig"]:
+        if [f"{v:.17g}" for v in r_signif(x, digits)] != r["sig"]:
             bad.append(("signif", c))
-        if ["%.17g" % v for v in zapsmall(x, digits)] != r["zap"]:
+        if [f"{v:.17g}" for v in zapsmall(x, digits)] != r["zap"]:
             bad.append(("zapsmall", c))
     assert not bad, bad[:5]
 
@@ -282,7 +300,7 @@ def test_print_coefmat() -> None:
 
 def test_quantile_type7() -> None:
     for c, r in zip(FMT["inputs"]["quant"], FMT["r"]["quant"]):
-        assert ["%.17g" % v for v in quantile7(c["x"])] == r
+        assert [f"{v:.17g}" for v in quantile7(c["x"])] == r
 
 
 def test_deparse_formula() -> None:

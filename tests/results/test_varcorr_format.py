@@ -109,12 +109,24 @@ def test_brief_example_sleepstudy() -> None:
 
 def test_repeated_factor_names_get_lme4_suffixes() -> None:
     cov = np.array([[2.0]])
-    vc = VarCorr([VarCorrGroup("Subject", ["(Intercept)"], cov), VarCorrGroup("Subject", ["Days"], cov),
-                  VarCorrGroup("Subject", ["x"], cov)], 1.0)
+    vc = VarCorr(
+        [
+            VarCorrGroup("Subject", ["(Intercept)"], cov),
+            VarCorrGroup("Subject", ["Days"], cov),
+            VarCorrGroup("Subject", ["x"], cov),
+        ],
+        1.0,
+    )
     assert vc.names == ["Subject", "Subject.1", "Subject.2"]
     # with a repeat, lme4 applies make.names(unique = TRUE) to every name
-    vc2 = VarCorr([VarCorrGroup("cask:batch", ["(Intercept)"], cov), VarCorrGroup("g", ["(Intercept)"], cov),
-                   VarCorrGroup("g", ["x"], cov)], 1.0)
+    vc2 = VarCorr(
+        [
+            VarCorrGroup("cask:batch", ["(Intercept)"], cov),
+            VarCorrGroup("g", ["(Intercept)"], cov),
+            VarCorrGroup("g", ["x"], cov),
+        ],
+        1.0,
+    )
     assert vc2.names == ["cask.batch", "g", "g.1"]
     # without repeats names are kept verbatim
     assert VarCorr([VarCorrGroup("cask:batch", ["(Intercept)"], cov)], None).names == ["cask:batch"]
@@ -132,7 +144,13 @@ def test_lower_tri_order() -> None:
     vc = VarCorr([VarCorrGroup("g", ["a", "b", "c"], cov)], 2.0)
     df = vc.as_dataframe(order="lower.tri")
     assert list(zip(df["var1"].iloc[:6], df["var2"].fillna("").iloc[:6])) == [
-        ("a", ""), ("a", "b"), ("a", "c"), ("b", ""), ("b", "c"), ("c", "")]
+        ("a", ""),
+        ("a", "b"),
+        ("a", "c"),
+        ("b", ""),
+        ("b", "c"),
+        ("c", ""),
+    ]
     df2 = vc.as_dataframe()
     assert list(df2["var1"].iloc[3:6]) == ["a", "a", "b"]
     assert list(df2["var2"].iloc[3:6]) == ["b", "c", "c"]

@@ -1,8 +1,9 @@
 """Random inputs for the R-formatting golden test (run once; R then adds its outputs).
 
-    python tests/results/data/make_format_inputs.py      # writes format_inputs.json
-    Rscript tests/results/data/make_format_golden.R      # writes r_format_golden.json
+python tests/results/data/make_format_inputs.py      # writes format_inputs.json
+Rscript tests/results/data/make_format_golden.R      # writes r_format_golden.json
 """
+
 from __future__ import annotations
 
 import json
@@ -33,14 +34,50 @@ def main() -> None:
         else:  # values where rounding widens the field
             x = np.array([9.9995, 0.99995, 99.995, 999.5, 9996, 0.0001, 123456789, 1e5, 1e15, 0.1 + 0.2][:n])
             x = x * rng.choice([1, -1])
-        fmt.append({"x": [float(v) for v in x], "digits": int(rng.integers(1, 16)),
-                    "nsmall": int(rng.integers(0, 4)) if k % 7 == 0 else 0, "rd": float(rng.integers(-2, 8))})
-    words = ["(Intercept)", "Days", "period2", "poly(Days, 3)1", "I(Days^2)", "lectage.L", "lectage^4",
-             "service1", "YEAR96", "cHEIGHT", "batchB", "factor(x)level", "sex:age", "log(dose)",
-             "treatmentA:timeB", "a", "xyz", "Some Long Name", "  spaced  ", "AGE", "ageGroup", "ageGroup2",
-             "ageGrp", "x1", "x11", "xx", "aeiou", "bcdfg", "TreatmentEffect", "Treatment.Effect"]
-    ab = [{"x": [str(w) for w in rng.choice(words, size=int(rng.integers(1, 6)))], "m": int(rng.integers(1, 12))}
-          for _ in range(400)]
+        fmt.append(
+            {
+                "x": [float(v) for v in x],
+                "digits": int(rng.integers(1, 16)),
+                "nsmall": int(rng.integers(0, 4)) if k % 7 == 0 else 0,
+                "rd": float(rng.integers(-2, 8)),
+            }
+        )
+    words = [
+        "(Intercept)",
+        "Days",
+        "period2",
+        "poly(Days, 3)1",
+        "I(Days^2)",
+        "lectage.L",
+        "lectage^4",
+        "service1",
+        "YEAR96",
+        "cHEIGHT",
+        "batchB",
+        "factor(x)level",
+        "sex:age",
+        "log(dose)",
+        "treatmentA:timeB",
+        "a",
+        "xyz",
+        "Some Long Name",
+        "  spaced  ",
+        "AGE",
+        "ageGroup",
+        "ageGroup2",
+        "ageGrp",
+        "x1",
+        "x11",
+        "xx",
+        "aeiou",
+        "bcdfg",
+        "TreatmentEffect",
+        "Treatment.Effect",
+    ]
+    ab = [
+        {"x": [str(w) for w in rng.choice(words, size=int(rng.integers(1, 6)))], "m": int(rng.integers(1, 12))}
+        for _ in range(400)
+    ]
     pv = []
     for k in range(300):
         n = int(rng.integers(1, 6))
@@ -66,11 +103,20 @@ def main() -> None:
             est[-1] = est[-1] * 1e-12
         t = est / se
         glmm = k % 2 == 0
-        cm.append({"est": [float(v) for v in est], "se": [float(v) for v in se], "t": [float(v) for v in t],
-                   "p": [erfc(abs(v) / sqrt(2)) for v in t] if glmm else None,
-                   "names": [f"x{i}" for i in range(p)], "digits": int(rng.choice([3, 4, 4, 4, 5, 7]))})
-    qs = [{"x": [float(v) for v in rng.normal(size=int(rng.integers(1, 40))) * 10.0 ** rng.integers(-3, 4)]}
-          for _ in range(200)]
+        cm.append(
+            {
+                "est": [float(v) for v in est],
+                "se": [float(v) for v in se],
+                "t": [float(v) for v in t],
+                "p": [erfc(abs(v) / sqrt(2)) for v in t] if glmm else None,
+                "names": [f"x{i}" for i in range(p)],
+                "digits": int(rng.choice([3, 4, 4, 4, 5, 7])),
+            }
+        )
+    qs = [
+        {"x": [float(v) for v in rng.normal(size=int(rng.integers(1, 40))) * 10.0 ** rng.integers(-3, 4)]}
+        for _ in range(200)
+    ]
     forms = [
         "Reaction ~ Days + (Days || Subject)",
         "Reaction ~ Days + (Days + I(Days^2) || Subject)",
@@ -100,11 +146,17 @@ def main() -> None:
         "y ~ 0.5 * x + 1e-5 + 2L + (1|g)",
         "y ~ a$b + (1|g)",
     ]
-    wraps = ["Generalized linear mixed model fit by maximum likelihood (Laplace Approximation)",
-             "Generalized linear mixed model fit by maximum likelihood (Adaptive Gauss-Hermite Quadrature, nAGQ = 25)",
-             "a b  c. d   e?  f", "word " * 30, "x" * 90 + " y"]
-    json.dump({"format": fmt, "abbrev": ab, "pval": pv, "coefmat": cm, "quant": qs, "formulas": forms,
-               "strwrap": wraps}, open(HERE / "format_inputs.json", "w"))
+    wraps = [
+        "Generalized linear mixed model fit by maximum likelihood (Laplace Approximation)",
+        "Generalized linear mixed model fit by maximum likelihood (Adaptive Gauss-Hermite Quadrature, nAGQ = 25)",
+        "a b  c. d   e?  f",
+        "word " * 30,
+        "x" * 90 + " y",
+    ]
+    json.dump(
+        {"format": fmt, "abbrev": ab, "pval": pv, "coefmat": cm, "quant": qs, "formulas": forms, "strwrap": wraps},
+        open(HERE / "format_inputs.json", "w"),
+    )
 
 
 if __name__ == "__main__":
