@@ -17,5 +17,6 @@ packages = find_namespace_packages(
 setup(
     packages=[*packages, "mixedlm._datasets"],
     package_dir={"mixedlm._datasets": "datasets"},
-    package_data={"mixedlm._datasets": ["*.csv", "schema.json"]},
+    # py.typed: the package ships its type hints (PEP 561)
+    package_data={"mixedlm": ["py.typed"], "mixedlm._datasets": ["*.csv", "schema.json"]},
 )

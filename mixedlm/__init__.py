@@ -2,6 +2,31 @@
 
 ``import mixedlm as mlm``; ``mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())``;
 ``mlm.glmer("incidence / size ~ period + (1 | herd)", mlm.load_cbpp(), family=mlm.families.Binomial())``.
+
+Package map, in import order (each layer imports only the ones above it; docs/design.md
+has the details and ``tests/test_architecture.py`` enforces it):
+
+==================  ==================================================================
+``errors``,         exceptions and warnings; array checks; BLAS thread limits;
+``arrays``,         R's printing (numbers, strings, tables, printCoefmat)
+``threads``,
+``rprint/``
+``formula/``        lme4 formula text: parsing, materialization through formulaic
+``linalg/``         Cholesky factors and kernels, no statistics
+``design/``         model frame, random-effects structure, cross-products, variance
+                    components; ``datasets``
+``engines/``        families and links, ℓ(η) and its derivatives, the LMM objective,
+                    PIRLS, Laplace / AGQ, MAP / VB; ``families`` (public re-export)
+``optim/``          optimizers, derivatives with error estimates, Newton polish
+``fitting/``        the fit stages (design, objective, optimize) and controls
+``results/``        fitted models and the fit interface (``results/interface.py``)
+``lmer``,           the front ends
+``glmer``,
+``statsmodels_style/``
+``inference/``      confint, profile, bootMer, simulate, anova, drop1, allFit, checkConv
+``plots``           matplotlib plots (optional)
+this module         the facade: the public names (nothing inside the package imports it)
+==================  ==================================================================
 """
 
 from __future__ import annotations

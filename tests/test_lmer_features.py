@@ -148,8 +148,8 @@ def test_predict_re_form_subsets():
     np.testing.assert_allclose(p_new, exp_new, rtol=1e-12)
 
 
-def test_predict_new_levels_need_permission():
-    m = mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())
+def test_predict_new_levels_need_permission(sleepstudy_reml):
+    m = sleepstudy_reml
     nd = pd.DataFrame({"Days": [1.0], "Subject": ["999"]})
     with pytest.raises(mlm.DataError, match="999"):
         m.predict(nd)
@@ -157,8 +157,8 @@ def test_predict_new_levels_need_permission():
     np.testing.assert_allclose(p, m.fixef().iloc[0] + m.fixef().iloc[1], rtol=1e-12)
 
 
-def test_coef_adds_fixed_to_random():
-    m = mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())
+def test_coef_adds_fixed_to_random(sleepstudy_reml):
+    m = sleepstudy_reml
     c = m.coef()["Subject"]
     r = m.ranef(condVar=False)["Subject"]
     np.testing.assert_allclose(c["Days"].to_numpy(), m.fixef()["Days"] + r["Days"].to_numpy())
@@ -191,8 +191,8 @@ def test_stopped_optimizer_warns():
         mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy(), control=mlm.LmerControl(maxfun=5))
 
 
-def test_optsummary_roundtrip():
-    m = mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())
+def test_optsummary_roundtrip(sleepstudy_reml):
+    m = sleepstudy_reml
     from mixedlm.optim.optsummary import OptSummary
 
     s = OptSummary.from_json(m.opt.to_json())

@@ -62,8 +62,8 @@ def test_sleepstudy_reml_equals_lme4(sleep_fit):
     assert np.isnan(r.aic)
 
 
-def test_sleepstudy_equals_lmer(sleep_fit):
-    m = mlm.lmer("Reaction ~ Days + (Days | Subject)", mlm.load_sleepstudy())
+def test_sleepstudy_equals_lmer(sleep_fit, sleepstudy_reml):
+    m = sleepstudy_reml
     r = sleep_fit
     assert r.llf == pytest.approx(m.logLik(), abs=1e-8)
     np.testing.assert_allclose(r.fe_params.to_numpy(), m.fixef().to_numpy(), rtol=1e-10)
