@@ -107,7 +107,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.optimize import minimize
 
-from mixedlm.engines.loglik import HALF_LINE
+from mixedlm.engines.loglik import HALF_LINE, FixedResponse
 from mixedlm.linalg.penalized_gram import (
     BorderedFactor,
     CholmodPattern,
@@ -189,13 +189,14 @@ class LogLikKernel:
         self.y = np.asarray(y, dtype=np.float64)
         self.w = np.asarray(weights, dtype=np.float64)
         self.const = np.asarray(family.loglik_constant(self.y, self.w), dtype=np.float64)
+        self._loglik = FixedResponse(family, self.y, self.w)  # Family.loglik_eta, response fixed
         self.n = self.y.shape[0]
         self.exact_gaussian = (self.family_name, self.link_name) == ("poisson", "log")
         self.vb_problem = HALF_LINE.get((self.family_name, self.link_name))
 
     def __call__(self, eta: np.ndarray, order: int = 2) -> tuple:
         """``(ℓ − const, ℓ', ℓ'')`` at ``η`` (shape ``(n,)`` or ``(n, r)``); unused orders are None."""
-        return self.family.loglik_eta(eta, self.y, self.w, order=order)
+        return self._loglik(eta, order)
 
     def start_eta(self) -> np.ndarray:
         """``g(mustart)``: R's GLM starting linear predictor (finite and in the link's domain)."""

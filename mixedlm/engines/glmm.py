@@ -36,6 +36,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.linalg import lapack
 
+from mixedlm.engines.loglik import FixedResponse
 from mixedlm.engines.pirls import Pirls, PirlsState
 from mixedlm.errors import MixedLMError
 
@@ -195,6 +196,7 @@ class GlmmObjective:
         self._recent_theta = _RecentStates()
         self._recent_par = _RecentStates()
         self._level_sum: Any = None
+        self._loglik: Any = None  # (key, FixedResponse) for the AGQ nodes
         if nAGQ > 1:
             self.nodes, self.node_weights = product_rule(nAGQ, pirls.re.terms[0].S)
 
@@ -290,7 +292,11 @@ class GlmmObjective:
             import scipy.sparse as sp
 
             self._level_sum = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, lev))
-        ll0 = fam.loglik_eta(st.eta, pirls.y, pirls.a, order=0)[0]
+        key = (id(fam), id(pirls.y), id(pirls.a))
+        if self._loglik is None or self._loglik[0] != key:
+            self._loglik = (key, FixedResponse(fam, pirls.y, pirls.a))  # Family.loglik_eta, response fixed
+        loglik = self._loglik[1]
+        ll0 = loglik(st.eta, order=0)[0]
         K = self.nodes.shape[0]
         chunk = max(1, min(K, AGQ_CHUNK_ENTRIES // max(n, 1)))
         logs = np.empty((K, lev))
@@ -299,7 +305,7 @@ class GlmmObjective:
             shift = np.einsum("jts,ct->cjs", inv, z)  # L_j^{-T} z per level
             b = shift @ T.T  # (c, ℓ, S)
             eta = st.eta[None, :] + np.einsum("ns,cns->cn", term.Z, b[:, codes, :])
-            dll = fam.loglik_eta(eta.T, pirls.y, pirls.a, order=0)[0].T - ll0[None, :]
+            dll = loglik(eta.T, order=0)[0].T - ll0[None, :]
             dg = -2.0 * np.asarray(self._level_sum.T @ dll.T).T  # (c, ℓ)
             uk = u_hat[None, :, :] + shift
             dg += np.einsum("cjs,cjs->cj", uk, uk) - np.einsum("js,js->j", u_hat, u_hat)[None, :]

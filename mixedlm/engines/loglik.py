@@ -183,22 +183,37 @@ def poisson_log_y(y: np.ndarray) -> np.ndarray:
         return np.where(y > 0.0, np.log(np.where(y > 0.0, y, 1.0)), 0.0)
 
 
-def _compiled(kind: str, eta: np.ndarray, y: np.ndarray, a: np.ndarray, order: int) -> tuple:
-    """``(ℓ − c, ℓ', ℓ'')`` from a compiled kernel, for 1-D or 2-D ``η`` (rows broadcast)."""
+def response_aux(kind: str, y: np.ndarray) -> np.ndarray:
+    """The compiled kernel's response-only input: ``c_y`` (binomial-logit) or ``log y`` (Poisson-log)."""
+    return binomial_c_y(y) if kind == "binomial_logit" else poisson_log_y(y)
+
+
+def _compiled(
+    kind: str,
+    eta: np.ndarray,
+    y: np.ndarray,
+    a: np.ndarray,
+    order: int,
+    aux: np.ndarray | None = None,
+) -> tuple:
+    """``(ℓ − c, ℓ', ℓ'')`` from a compiled kernel for 1-D ``η``, or 2-D ``η`` with ``y``, ``a``
+    and ``aux`` (:func:`response_aux`) already repeated to its size when ``aux`` is given."""
     shape = eta.shape
     e = np.ascontiguousarray(eta, dtype=np.float64).ravel()
-    if eta.ndim == 2:  # one row per observation
+    if eta.ndim == 2 and aux is None:  # one row per observation
         y = np.repeat(y, shape[1])
         a = np.repeat(a, shape[1])
+    if aux is None:
+        aux = response_aux(kind, y)
     m = e.shape[0]
     mu, d1, d2, ll = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
     if kind == "binomial_logit":
         t = np.exp(np.clip(e, -LOGIT_THRESH, LOGIT_THRESH))
-        binomial_logit_kernel(e, t, np.log1p(t), y, a, binomial_c_y(y), False, mu, d1, d2, ll)
+        binomial_logit_kernel(e, t, np.log1p(t), y, a, aux, False, mu, d1, d2, ll)
     else:
         with np.errstate(over="ignore"):
             t = np.exp(np.minimum(e, _EXP_MAX))
-        poisson_log_kernel(e, t, y, a, poisson_log_y(y), False, mu, d1, d2, ll)
+        poisson_log_kernel(e, t, y, a, aux, False, mu, d1, d2, ll)
     out = (ll.reshape(shape), d1.reshape(shape) if order > 0 else None, d2.reshape(shape) if order > 1 else None)
     return out
 
@@ -395,6 +410,39 @@ def evaluate(family: Any, eta: Any, y: Any, a: Any, order: int = 2) -> tuple:
         yy, aa = _broadcast(eta, y, a)
         return _POISSON[family.link.name](eta, yy, aa, order)
     return _generic(family, eta, y, a, order)
+
+
+class FixedResponse:
+    """:func:`evaluate` for one family and one response: what depends only on ``(y, a)`` is
+    computed once (the compiled kernels' ``c_y`` / ``log y``, and their copies repeated for a
+    2-D ``η`` of each width), so repeated evaluations — every Newton step of the Bayesian
+    engines, every quadrature pass — cost the kernel only.  Same numbers as :func:`evaluate`.
+    """
+
+    def __init__(self, family: Any, y: Any, a: Any) -> None:
+        self.family = family
+        self.y = np.asarray(y, dtype=np.float64)
+        self.a = np.ones_like(self.y) if a is None else np.asarray(a, dtype=np.float64)
+        self.kind = kind(family)
+        self._aux = None if self.kind is None else response_aux(self.kind, self.y)
+        self._wide: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, eta: Any, order: int = 2) -> tuple:
+        """``(ℓ − c, ℓ', ℓ'')`` at ``η`` (``(n,)`` or ``(n, r)``); orders above ``order`` are None."""
+        if self.kind is None:
+            return evaluate(self.family, eta, self.y, self.a, order)
+        eta = np.asarray(eta, dtype=np.float64)
+        if eta.ndim == 1:
+            return _compiled(self.kind, eta, self.y, self.a, order, self._aux)
+        if eta.ndim != 2:
+            raise ValueError("eta must be 1-D, or 2-D with one row per observation")
+        r = eta.shape[1]
+        wide = self._wide.get(r)
+        if wide is None:
+            wide = (np.repeat(self.y, r), np.repeat(self.a, r), np.repeat(self._aux, r))
+            if len(self._wide) < 4:
+                self._wide[r] = wide
+        return _compiled(self.kind, eta, wide[0], wide[1], order, wide[2])
 
 
 def constant(family: Any, y: Any, a: Any) -> np.ndarray:
