@@ -598,7 +598,12 @@ class MixedGLM:
 
     @classmethod
     def _formula_family(cls, family: Any) -> Any:
-        return _family(family)
+        """The family of ``from_formula``: given (``MixedGLM``) or fixed by the subclass."""
+        if cls._fixed_family is None:
+            return _family(family)
+        if family is not None:
+            raise MixedLMError(f"{cls.__name__}.from_formula takes no family (use MixedGLM.from_formula)")
+        return _family(cls._fixed_family)
 
     def __repr__(self) -> str:
         return (
@@ -645,14 +650,6 @@ class BinomialBayesMixedGLM(MixedGLM):
             offset=offset,
         )
 
-    @classmethod
-    def _formula_family(cls, family: Any) -> Any:
-        from mixedlm import families as fams
-
-        if family is not None:
-            raise MixedLMError("BinomialBayesMixedGLM.from_formula takes no family (use MixedGLM.from_formula)")
-        return fams.Binomial()
-
 
 class PoissonBayesMixedGLM(MixedGLM):
     """:class:`MixedGLM` with the Poisson family (log link unless ``link=`` is given)."""
@@ -689,14 +686,6 @@ class PoissonBayesMixedGLM(MixedGLM):
             vc_names=vc_names,
             offset=offset,
         )
-
-    @classmethod
-    def _formula_family(cls, family: Any) -> Any:
-        from mixedlm import families as fams
-
-        if family is not None:
-            raise MixedLMError("PoissonBayesMixedGLM.from_formula takes no family (use MixedGLM.from_formula)")
-        return fams.Poisson()
 
 
 # --------------------------------------------------------------------------------------
