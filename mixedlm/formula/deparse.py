@@ -3,9 +3,10 @@
 The formula is read into R's expression tree (operators with R's precedences from
 ``gram.y``), then written back with R's spacing and line breaks (``src/main/deparse.c``).
 The tree is also what ``||`` is expanded on: ``(x || g)`` becomes ``((1 | g) + (0 + x | g))``
-with the term labels of R's ``terms()``, which is how lme4 stores the formula it
-fitted.  (:mod:`mixedlm.formula.parser` splits a formula into the pieces that are
-fitted; this module only reproduces how R prints it.)
+with the term labels of R's ``terms()`` (:func:`mixedlm.formula.terms.term_labels`, the
+formula layer's), which is how lme4 stores the formula it fitted.
+(:mod:`mixedlm.formula.parser` splits a formula into the pieces that are fitted; this
+module only reproduces how R prints it.)
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 
 from mixedlm.rprint.numbers import r_format
+
+from .terms import term_labels
 
 # ---------------------------------------------------------------------------
 # deparse() of formulas
@@ -334,58 +337,6 @@ def deparse_formula(formula: str, cutoff: int = 60) -> list[str]:
     return dp.lines
 
 
-def _term_labels(node: _Node) -> tuple[list[str], bool]:
-    """Term labels and intercept flag of the right-hand side ``node`` (a subset of ``terms()``)."""
-    terms: list[list[str]] = []  # each term: sorted list of factor labels
-    intercept = True
-
-    def text(n: _Node) -> str:
-        dp = _Deparser(10**9)
-        dp.node(n)
-        dp.writeline()
-        return dp.lines[0]
-
-    def expand(n: _Node) -> list[list[str]]:
-        if n.kind == "paren":
-            return expand(n.args[0])
-        if n.kind == "binop" and n.value == "+":
-            return expand(n.args[0]) + expand(n.args[1])
-        if n.kind == "binop" and n.value == "*":
-            a, b = expand(n.args[0]), expand(n.args[1])
-            return a + b + [x + [y for y in z if y not in x] for x in a for z in b]
-        if n.kind == "binop" and n.value == ":":
-            a, b = expand(n.args[0]), expand(n.args[1])
-            return [x + [y for y in z if y not in x] for x in a for z in b]
-        return [[text(n)]]
-
-    def walk(n: _Node, sign: int) -> None:
-        nonlocal intercept
-        if n.kind == "binop" and n.value == "+":
-            walk(n.args[0], sign)
-            walk(n.args[1], sign)
-            return
-        if n.kind == "binop" and n.value == "-":
-            walk(n.args[0], sign)
-            walk(n.args[1], -sign)
-            return
-        if n.kind == "unop" and n.value == "-":
-            walk(n.args[0], -sign)
-            return
-        if n.kind == "num" and n.value in ("0", "1"):
-            intercept = (n.value == "1") == (sign > 0)
-            return
-        for t in expand(n):
-            if sign > 0:
-                if t not in terms:
-                    terms.append(t)
-            elif t in terms:
-                terms.remove(t)
-
-    walk(node, 1)
-    terms.sort(key=len)  # R orders terms by their order (stable)
-    return [":".join(t) for t in terms], intercept
-
-
 def expand_double_verts(formula: str) -> str:
     """lme4's ``expandDoubleVerts``: ``(x || g)`` -> ``((1 | g) + (0 + x | g))``.
 
@@ -417,7 +368,7 @@ def expand_double_verts(formula: str) -> str:
 
     def rec(n: _Node) -> _Node:
         if n.kind == "binop" and n.value == "||":
-            labels, icpt = _term_labels(n.args[0])
+            labels, icpt = term_labels(text(n.args[0]))
             grp = text(n.args[1])
             pieces = (["1"] if icpt else []) + ["0+" + lab for lab in labels]
             expr = "(" + ")+(".join(p + "|" + grp for p in pieces) + ")"

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from ._text import depth_map, signed_chunks, split_top, strip_outer_parens
 from .naming import INTERCEPT
 
-__all__ = ["FixedTerm", "drop_scope", "fixed_terms", "term_assign"]
+__all__ = ["FixedTerm", "drop_scope", "fixed_terms", "term_assign", "term_labels"]
 
 
 @dataclass(frozen=True)
@@ -163,3 +164,99 @@ def drop_scope(terms: Sequence[FixedTerm]) -> list[str]:
         if not any(o is not t and mine <= set(o.factors) for o in real):
             out.append(t.label)
     return out
+
+
+def term_labels(rhs: str) -> tuple[list[str], bool]:
+    """R's ``attr(terms(~ rhs), "term.labels")`` and ``"intercept"`` from the formula text.
+
+    The subset of R's ``terms()`` that lme4's ``expandDoubleVerts`` relies on: ``+`` adds
+    terms, ``-`` removes them, ``0`` / ``-1`` / ``+1`` set the intercept, ``a*b`` is
+    ``a + b + a:b``, ``a:b`` multiplies term sets, parentheses group; any other piece
+    (``log(x)``, ``I(x^2)``) is one factor, spelled as written.  As in R, a term is a set
+    of factors (``b:a`` is ``a:b``), its factors are written in the order the variables
+    first appear in the formula, and terms are ordered by their number of factors, then
+    as they first appear.
+
+    Parameters
+    ----------
+    rhs : str
+        One-sided formula text, e.g. ``"Days + f*x"`` (R spelling: ``^`` for powers).
+
+    Returns
+    -------
+    labels : list of str
+        ``"a:b"``-style labels, without the intercept.
+    intercept : bool
+    """
+    order: dict[str, int] = {}
+    terms, intercept = _sum_terms(rhs, order)
+    terms.sort(key=len)  # stable: by order, then first appearance
+    return [":".join(sorted(t, key=order.__getitem__)) for t in terms], intercept
+
+
+def _sum_terms(text: str, order: dict[str, int]) -> tuple[list[frozenset[str]], bool]:
+    """Terms (factor sets, in order of first appearance) and intercept of a ``+`` / ``-`` sum."""
+    terms: list[frozenset[str]] = []
+    intercept = True
+    for sign, chunk, _start in signed_chunks(text):
+        piece = strip_outer_parens(chunk)
+        if piece in ("0", "1"):
+            intercept = (piece == "1") == (sign == "+")
+            continue
+        for term in _product_terms(piece, order):
+            if sign == "+":
+                if term not in terms:
+                    terms.append(term)
+            elif term in terms:
+                terms.remove(term)
+    return terms, intercept
+
+
+def _product_terms(text: str, order: dict[str, int]) -> list[frozenset[str]]:
+    """The terms of one ``+``-free piece: ``a*b`` -> a, b, a:b; ``a:b`` -> a:b; ``(a + b)`` -> a, b.
+
+    Factors are recorded in ``order`` as they are met, left to right.
+    """
+    text = strip_outer_parens(text)
+    stars = _split_star(text)
+    if len(stars) > 1:
+        out = _product_terms(stars[0], order)
+        for piece in stars[1:]:
+            right = _product_terms(piece, order)
+            out = _unique(out + right + _cross(out, right))
+        return out
+    colons = split_top(text, ":")
+    if len(colons) > 1:
+        out = _product_terms(colons[0], order)
+        for piece in colons[1:]:
+            out = _unique(_cross(out, _product_terms(piece, order)))
+        return out
+    chunks = signed_chunks(text)
+    if len(chunks) > 1 or (chunks and chunks[0][1] != text):  # a parenthesized sum
+        return _sum_terms(text, order)[0]
+    order.setdefault(text, len(order))
+    return [frozenset([text])]
+
+
+def _cross(left: list[frozenset[str]], right: list[frozenset[str]]) -> list[frozenset[str]]:
+    return [a | b for a in left for b in right]
+
+
+def _unique(terms: list[frozenset[str]]) -> list[frozenset[str]]:
+    out: list[frozenset[str]] = []
+    for t in terms:
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def _split_star(text: str) -> list[str]:
+    """Split at top-level ``*`` that is not part of ``**``."""
+    depths = depth_map(text)
+    cuts = [
+        i
+        for i, ch in enumerate(text)
+        if ch == "*" and depths[i] == 0 and text[i - 1 : i] != "*" and text[i + 1 : i + 2] != "*"
+    ]
+    bounds = [-1, *cuts, len(text)]
+    return [text[bounds[k] + 1 : bounds[k + 1]].strip() for k in range(len(bounds) - 1)]
