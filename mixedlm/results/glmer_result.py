@@ -500,7 +500,7 @@ class GlmerFit(MixedModelFit):
     # ------------------------------------------------------------- summary
     def summary(self) -> Any:
         """lme4-style summary (glmer layout); ``str()`` prints it."""
-        from mixedlm.results.fit_summary import glmer_summary
+        from mixedlm.results.summary_numbers import glmer_summary
 
         return glmer_summary(self)
 

@@ -291,7 +291,7 @@ class LmerFit(MixedModelFit):
     # ------------------------------------------------------------- summary
     def summary(self) -> Any:
         """lme4-style summary; ``str()`` of the result prints like ``summary(fit)`` in R."""
-        from mixedlm.results.fit_summary import lmer_summary
+        from mixedlm.results.summary_numbers import lmer_summary
 
         return lmer_summary(self)
 

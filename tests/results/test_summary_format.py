@@ -41,7 +41,7 @@ import pandas as pd
 import pytest
 
 from mixedlm.formula.deparse import deparse_formula, expand_double_verts
-from mixedlm.results.summary import (
+from mixedlm.results.summary_layout import (
     SummaryData,
     convergence_messages,
     format_summary,

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedlm.results.interface import MixedFit
-from mixedlm.results.summary import SummaryData, convergence_messages, format_summary
+from mixedlm.results.summary_layout import SummaryData, convergence_messages, format_summary
 
 
 class FitSummary:
