@@ -18,33 +18,72 @@ import numpy as np
 from numba import njit
 
 
-def _l2_cache_bytes() -> int:
-    """Size of one core's L2 cache from Linux's sysfs (``getconf LEVEL2_CACHE_SIZE``); 0 if unknown."""
+def _cache_levels() -> dict[int, tuple[int, int]]:
+    """``level -> (bytes, CPUs sharing it)`` of cpu0's data/unified caches from Linux's sysfs; {} if unknown."""
     base = "/sys/devices/system/cpu/cpu0/cache"
+    out: dict[int, tuple[int, int]] = {}
     try:
-        for entry in sorted(os.listdir(base)):
-            with open(os.path.join(base, entry, "level")) as f:
-                if f.read().strip() != "2":
+        entries = sorted(os.listdir(base))
+    except OSError:
+        return out
+    for entry in entries:
+        try:
+            with open(os.path.join(base, entry, "type")) as f:
+                if f.read().strip() == "Instruction":
                     continue
+            with open(os.path.join(base, entry, "level")) as f:
+                level = int(f.read().strip())
             with open(os.path.join(base, entry, "size")) as f:
                 text = f.read().strip().upper()
             scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
-            return int(text.rstrip("KM")) * scale
-    except (OSError, ValueError):
-        return 0
-    return 0
+            size = int(text.rstrip("KM")) * scale
+            sharing = 1
+            shared = os.path.join(base, entry, "shared_cpu_list")
+            if os.path.exists(shared):
+                with open(shared) as f:
+                    sharing = _count_cpus(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        out[level] = (size, max(1, sharing))
+    return out
+
+
+def _count_cpus(cpu_list: str) -> int:
+    """Number of CPUs in a sysfs list such as ``"0-3,8"``."""
+    total = 0
+    for part in cpu_list.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            total += int(hi) - int(lo) + 1
+        elif part:
+            total += 1
+    return total
 
 
 def _panel_entries() -> int:
-    """Doubles of the target ``C`` one panel of :func:`sparse_syrk_upper` may hold: half the L2 cache.
+    """Doubles of the target ``C`` one panel of :func:`sparse_syrk_upper` may hold.
 
-    The L2 size is read from sysfs where the platform has it (Linux); otherwise 1 MB is assumed.
+    Half of the larger of one core's L2 cache and its share of the last-level cache
+    (size / CPUs sharing it), read from sysfs where the platform has it (Linux; 1 MB
+    assumed elsewhere).  Measured on the synth1m update (24.5 M scattered pair updates
+    into a 1000 × 1000 block, 8 MB): on a 2 MB-L2 Intel Xeon, 1 MB panels took 38 ms per
+    evaluation against 63 ms with 256 KB; on an AMD EPYC (1 MB L2, 32 MB L3 for 2 CPUs)
+    half the L2 took 77 ms and a single sweep through the L3-resident block 51 ms.  The
+    panel size changes no number: each entry of ``C`` receives the same updates in the
+    same order.
     """
-    l2 = _l2_cache_bytes() or (1 << 20)
-    return max(4096, l2 // 16)
+    levels = _cache_levels()
+    l2 = levels.get(2, (0, 1))[0] or (1 << 20)
+    share = 0
+    if levels:
+        top = max(levels)
+        if top > 2:
+            size, sharing = levels[top]
+            share = size // sharing
+    return max(4096, max(l2, share) // 16)
 
 
-#: Panel size of :func:`sparse_syrk_upper` in doubles of ``C`` (half the L2 cache).
+#: Panel size of :func:`sparse_syrk_upper` in doubles of ``C`` (see :func:`_panel_entries`).
 PANEL_ENTRIES = _panel_entries()
 
 
@@ -85,7 +124,7 @@ def sparse_syrk_upper(colptr, rows, vals, C, panel_entries):  # pragma: no cover
 
     The work is that of a plain loop over the columns of ``B``, done in panels of
     target columns (row levels ``r_a``) of at most ``panel_entries`` doubles of ``C``
-    (:data:`PANEL_ENTRIES`: half the L2 cache), so the part of ``C`` being updated
+    (:data:`PANEL_ENTRIES`: half the core's cache, see ``_panel_entries``), so the part of ``C`` being updated
     stays in cache: for each panel every column of ``B`` is visited and only its
     entries with ``r_a`` in the panel are used (a per-column cursor advances
     monotonically, as rows are sorted).  A target that fits is done in one sweep.
