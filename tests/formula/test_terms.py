@@ -48,3 +48,4 @@ def test_expand_double_verts_uses_term_labels():
     assert expand_double_verts("y ~ x + (x || g)") == "y ~ x + ((1 | g) + (0 + x | g))"
     assert expand_double_verts("y ~ (0 + a*b || g)") == "y ~ ((0 + a | g) + (0 + b | g) + (0 + a:b | g))"
     assert expand_double_verts("y ~ (b:a + a || g)") == "y ~ ((1 | g) + (0 + a | g) + (0 + b:a | g))"
+    assert expand_double_verts("y ~ (a + b:a || g)") == "y ~ ((1 | g) + (0 + a | g) + (0 + a:b | g))"
