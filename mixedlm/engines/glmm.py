@@ -36,7 +36,6 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.linalg import lapack
 
-from mixedlm.engines.loglik import FixedResponse
 from mixedlm.engines.pirls import Pirls, PirlsState
 from mixedlm.errors import MixedLMError
 
@@ -196,7 +195,6 @@ class GlmmObjective:
         self._recent_theta = _RecentStates()
         self._recent_par = _RecentStates()
         self._level_sum: Any = None
-        self._loglik: Any = None  # (key, FixedResponse) for the AGQ nodes
         if nAGQ > 1:
             self.nodes, self.node_weights = product_rule(nAGQ, pirls.re.terms[0].S)
 
@@ -281,7 +279,6 @@ class GlmmObjective:
         """
         pirls = self.pirls
         term = pirls.re.terms[0]
-        fam = pirls.family
         T = term.template(theta)
         S, lev = term.S, term.nlev
         inv = st.factor.inv00  # (ℓ, S, S) inverses of the diagonal blocks of L
@@ -292,10 +289,7 @@ class GlmmObjective:
             import scipy.sparse as sp
 
             self._level_sum = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, lev))
-        key = (id(fam), id(pirls.y), id(pirls.a))
-        if self._loglik is None or self._loglik[0] != key:
-            self._loglik = (key, FixedResponse(fam, pirls.y, pirls.a))  # Family.loglik_eta, response fixed
-        loglik = self._loglik[1]
+        loglik = pirls.working.loglik
         ll0 = loglik(st.eta, order=0)[0]
         K = self.nodes.shape[0]
         chunk = max(1, min(K, AGQ_CHUNK_ENTRIES // max(n, 1)))

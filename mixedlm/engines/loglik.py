@@ -421,10 +421,12 @@ class FixedResponse:
 
     def __init__(self, family: Any, y: Any, a: Any) -> None:
         self.family = family
-        self.y = np.asarray(y, dtype=np.float64)
-        self.a = np.ones_like(self.y) if a is None else np.asarray(a, dtype=np.float64)
+        self.y = np.ascontiguousarray(y, dtype=np.float64)
+        self.a = np.ones_like(self.y) if a is None else np.ascontiguousarray(a, dtype=np.float64)
+        #: ``"binomial_logit"`` / ``"poisson_log"`` for the compiled kernels, else None
         self.kind = kind(family)
-        self._aux = None if self.kind is None else response_aux(self.kind, self.y)
+        #: the compiled kernel's response-only input (:func:`response_aux`), None without one
+        self.aux = None if self.kind is None else response_aux(self.kind, self.y)
         self._wide: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def __call__(self, eta: Any, order: int = 2) -> tuple:
@@ -433,13 +435,13 @@ class FixedResponse:
             return evaluate(self.family, eta, self.y, self.a, order)
         eta = np.asarray(eta, dtype=np.float64)
         if eta.ndim == 1:
-            return _compiled(self.kind, eta, self.y, self.a, order, self._aux)
+            return _compiled(self.kind, eta, self.y, self.a, order, self.aux)
         if eta.ndim != 2:
             raise ValueError("eta must be 1-D, or 2-D with one row per observation")
         r = eta.shape[1]
         wide = self._wide.get(r)
         if wide is None:
-            wide = (np.repeat(self.y, r), np.repeat(self.a, r), np.repeat(self._aux, r))
+            wide = (np.repeat(self.y, r), np.repeat(self.a, r), np.repeat(self.aux, r))
             if len(self._wide) < 4:
                 self._wide[r] = wide
         return _compiled(self.kind, eta, wide[0], wide[1], order, wide[2])

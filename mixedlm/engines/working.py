@@ -67,13 +67,10 @@ class WorkingEvaluator:
 
     def __init__(self, family: Any, y: np.ndarray, prior_weights: np.ndarray) -> None:
         self.family = family
-        self.y = np.ascontiguousarray(y, dtype=np.float64)
-        self.a = np.ascontiguousarray(prior_weights, dtype=np.float64)
-        self.kind = loglik.kind(family)
-        if self.kind == "binomial_logit":
-            self._c = loglik.binomial_c_y(self.y)
-        elif self.kind == "poisson_log":
-            self._c = loglik.poisson_log_y(self.y)
+        #: ℓ(η) and its η-derivatives for this response (what depends on y alone computed once)
+        self.loglik = loglik.FixedResponse(family, y, prior_weights)
+        self.y, self.a, self.kind = self.loglik.y, self.loglik.a, self.loglik.kind
+        self._c = self.loglik.aux
         self._unused = np.empty(0)
 
     @property
@@ -120,7 +117,7 @@ class WorkingEvaluator:
         fam = self.family
         if self.kind is not None or fam.canonical:
             return None
-        _, d1, d2 = fam.loglik_eta(eta, self.y, self.a, order=2)
+        _, d1, d2 = self.loglik(eta, order=2)
         w_obs = -d2
         if not np.all(np.isfinite(w_obs)) or not np.all(np.abs(w_obs) > 1e-12 * wv.weights):
             return None
