@@ -245,7 +245,10 @@ def vc_from_grouped_arrays(exog_vc: Mapping[Any, Any], codes: np.ndarray, labels
     if not isinstance(exog_vc, Mapping):
         raise MixedLMError("exog_vc must be a dict {name: {group: matrix}} (statsmodels' layout)")
     n = int(codes.shape[0])
-    rows_of = [np.flatnonzero(codes == g) for g in range(len(labels))]
+    # the rows of each group in data order, from one stable sort (not a scan of all rows per group)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+    rows_of = [order[bounds[g] : bounds[g + 1]] for g in range(len(labels))]
     components = []
     for name, per_group in exog_vc.items():
         if not isinstance(per_group, Mapping):
